@@ -1,0 +1,123 @@
+"""England working days, counted the way the procedures count them.
+
+A working day is Monday to Friday, except bank holidays in England and Wales
+(``holidays``: country GB, subdivision ENG, substitute days included).
+
+"N working days after D": D is day 0 and the first working day strictly after
+D is day 1.  Weeks are 7 calendar days; months are calendar months clamped to
+the end of the month; neither rolls off weekends or holidays.
+
+Working days are looked up in a precomputed, sorted table of day ordinals, so
+adding working days is two bisections rather than a day-by-day walk.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+from bisect import bisect_right
+from datetime import date, timedelta
+
+import holidays
+
+UNITS = ("working_days", "days", "weeks", "months")
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` plus ``months`` calendar months, clamped to the month's end."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    day = min(start.day, _stdcal.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+def birthday(birth_date: date, age: int) -> date:
+    """The date a child reaches ``age``; 29 February birthdays fall on 1 March
+    in common years."""
+    try:
+        return birth_date.replace(year=birth_date.year + age)
+    except ValueError:
+        return date(birth_date.year + age, 3, 1)
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Completed years of age on ``on``."""
+    years = on.year - birth_date.year
+    if on < birthday(birth_date, years):
+        years -= 1
+    return years
+
+
+class WorkingDays:
+    """Working-day arithmetic over a lazily extended table of years."""
+
+    def __init__(self, country: str = "GB", subdiv: str = "ENG", first_year: int = 2000, last_year: int = 2045):
+        self.country = country
+        self.subdiv = subdiv
+        self._first = self._last = None
+        self._ordinals: list[int] = []
+        self._holidays: set[date] = set()
+        self._extend(first_year, last_year)
+
+    def _extend(self, first_year: int, last_year: int) -> None:
+        if self._first is not None:
+            first_year = min(first_year, self._first)
+            last_year = max(last_year, self._last)
+        years = range(first_year, last_year + 1)
+        self._holidays = set(holidays.country_holidays(self.country, subdiv=self.subdiv, years=years))
+        start, end = date(first_year, 1, 1).toordinal(), date(last_year, 12, 31).toordinal()
+        self._ordinals = [
+            o for o in range(start, end + 1)
+            if (o + 6) % 7 < 5 and date.fromordinal(o) not in self._holidays
+        ]
+        self._first, self._last = first_year, last_year
+
+    def _cover(self, d: date, margin_years: int = 2) -> None:
+        if d.year - 1 < self._first or d.year + margin_years > self._last:
+            self._extend(d.year - 1, d.year + margin_years)
+
+    def is_working_day(self, d: date) -> bool:
+        self._cover(d, 0)
+        return d.weekday() < 5 and d not in self._holidays
+
+    def holiday_name(self, d: date) -> str | None:
+        return holidays.country_holidays(self.country, subdiv=self.subdiv, years=d.year).get(d)
+
+    def add(self, start: date, n: int) -> date:
+        """The ``n``-th working day after ``start`` (``start`` itself is day 0)."""
+        if n < 0:
+            raise ValueError("working days to add must not be negative")
+        if n == 0:
+            return start
+        self._cover(start + timedelta(days=n * 2 + 14))
+        i = bisect_right(self._ordinals, start.toordinal())
+        return date.fromordinal(self._ordinals[i + n - 1])
+
+    def between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end``."""
+        self._cover(start)
+        self._cover(end)
+        return bisect_right(self._ordinals, end.toordinal()) - bisect_right(self._ordinals, start.toordinal())
+
+
+_ENGLAND: WorkingDays | None = None
+
+
+def england() -> WorkingDays:
+    """The shared England and Wales working-day calendar."""
+    global _ENGLAND
+    if _ENGLAND is None:
+        _ENGLAND = WorkingDays()
+    return _ENGLAND
+
+
+def add_period(start: date, amount: int, unit: str, working: WorkingDays | None = None) -> date:
+    """``start`` plus ``amount`` of ``unit`` (one of :data:`UNITS`)."""
+    if unit == "working_days":
+        return (working or england()).add(start, amount)
+    if unit == "days":
+        return start + timedelta(days=amount)
+    if unit == "weeks":
+        return start + timedelta(weeks=amount)
+    if unit == "months":
+        return add_months(start, amount)
+    raise ValueError(f"unknown unit {unit!r} (known: {', '.join(UNITS)})")

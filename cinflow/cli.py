@@ -1,0 +1,195 @@
+"""The ``cinflow`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import CinflowError, InputError
+from .events import attributes
+
+FORMATS = click.Choice(["text", "json"])
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True, width=120 if not sys.stdout.isatty() else None)
+
+
+def _registry():
+    from .plugins import Registry
+
+    return Registry.load()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cinflow")
+def cli():
+    """cinflow: a council's Child in Need procedure, run as code.
+
+    Every transition is checked by the authority's policy plugin, every refusal
+    cites the procedure it comes from, and every timescale is a dated deadline
+    in England working days."""
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Also store the case in this SQLite file (created if missing).")
+@click.option("--as-of", callback=_date, help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
+def run(scenario, fmt, db, as_of):
+    """Run one scenario file and print the case's timeline and deadlines."""
+    from .report import case_contract
+    from .scenario import load_scenario, run_scenario
+
+    sc = load_scenario(scenario)
+    registry = _registry()
+    case = run_scenario(registry, sc)
+    as_of = as_of or sc.effective_as_of
+    if as_of is not None:
+        case = registry[sc.authority].advance(case, as_of)
+    if db is not None:
+        from .store import Store
+
+        with Store(db, registry) as store:
+            store.add(case)
+    if fmt == "json":
+        click.echo(json.dumps(case_contract(case, as_of), indent=2))
+        return
+    _print_timeline(case, registry[sc.authority], as_of)
+    if db is not None:
+        click.echo(f"\nStored case {case.id} in {db}.")
+
+
+def _print_timeline(case, policy, as_of):
+    console = _console()
+    console.print(f"[bold]Case {case.id}[/bold] under [bold]{policy.id}[/bold] ({policy.info.title})")
+    console.print(f"Final state: [bold]{case.state}[/bold]" + (f", as of {as_of.isoformat()}" if as_of else ""))
+    console.print()
+    table = Table(title="Timeline", show_lines=False, title_justify="left")
+    for col in ("date", "event", "result", "state after"):
+        table.add_column(col)
+    for h in case.history:
+        detail = ", ".join(f"{k}={v}" for k, v in h.attributes.items() if k in ("kind", "outcome", "chair", "next_review"))
+        label = h.event + (f" ({detail})" if detail else "") + (" [auto]" if h.automatic else "")
+        if h.accepted:
+            table.add_row(h.date.isoformat(), label, "ok", h.to_state)
+        else:
+            why = "\n".join(f"{r.rule}: {r.message}\n  source: {r.source}" for r in h.reasons)
+            table.add_row(h.date.isoformat(), label, f"[red]REFUSED[/red]\n{why}", h.to_state)
+    console.print(table)
+    console.print()
+    dl = Table(title=f"Deadlines{' as of ' + as_of.isoformat() if as_of else ''}", title_justify="left")
+    for col in ("deadline", "due", "status", "met on", "rule"):
+        dl.add_column(col)
+    colours = {"met": "green", "late": "yellow", "overdue": "red", "open": "cyan", "cancelled": "dim"}
+    for d in case.deadlines:
+        status = d.status(as_of)
+        dl.add_row(d.name, d.due.isoformat(), f"[{colours[status]}]{status}[/]",
+                   d.met_on.isoformat() if d.met_on else "", d.rule)
+    console.print(dl)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def policies(fmt):
+    """List the policies (authorities) available here."""
+    registry = _registry()
+    rows = [{"id": pid, "title": registry.info(pid).title, "description": registry.info(pid).description}
+            for pid in registry.ids()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['id']:<{width}}  {r['description']}")
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--as-of", callback=_date, required=True, help="List deadlines open or overdue on this date.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def due(db, as_of, fmt):
+    """List open and overdue deadlines across every stored case, soonest first."""
+    from .store import Store
+
+    if not db.exists():
+        raise InputError(f"{db}: no such database (store cases with 'cinflow run SCENARIO --db {db}')")
+    with Store(db, _registry()) as store:
+        rows = store.due(as_of)
+    items = [{"case": cid, "authority": auth, "name": d.name, "due": d.due.isoformat(), "status": d.status(as_of),
+              "rule": d.rule, "source": d.source} for cid, auth, d in rows]
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo(f"Nothing open or overdue on {as_of.isoformat()}.")
+        return
+    table = Table(title=f"Open and overdue deadlines as of {as_of.isoformat()}", title_justify="left")
+    for col in ("due", "status", "case", "authority", "deadline", "rule"):
+        table.add_column(col)
+    for i in items:
+        status = f"[red]{i['status']}[/red]" if i["status"] == "overdue" else i["status"]
+        table.add_row(i["due"], status, i["case"], i["authority"], i["name"], i["rule"])
+    _console().print(table)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="json", show_default=True)
+def plugins(fmt):
+    """List every loaded policy plugin: module, distribution and the hooks it implements."""
+    from .plugins import plugin_manager
+
+    registry = _registry()
+    out = []
+    for pid in registry.ids():
+        module = registry.module(pid)
+        pm = plugin_manager([module])
+        hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
+        out.append({"policy": pid, "module": module.__name__, "distribution": registry.distribution(pid), "hooks": hooks,
+                    "extends": list(registry.info(pid).extends)})
+    if fmt == "json":
+        click.echo(json.dumps(out, indent=2))
+        return
+    for o in out:
+        click.echo(f"{o['policy']}: {o['module']} ({o['distribution']}) hooks: {', '.join(o['hooks'])}")
+
+
+def main(argv=None) -> int:
+    try:
+        cli.main(args=argv, prog_name="cinflow", standalone_mode=False)
+    except CinflowError as exc:
+        click.echo(f"cinflow: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("cinflow: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Errors a user can cause, each with a one-line message.  The CLI prints them
+without a traceback and exits 2."""
+
+
+class CinflowError(Exception):
+    """Base for every error cinflow raises on purpose."""
+
+
+class InputError(CinflowError):
+    """Malformed input: a scenario, an event, a policy file."""
+
+
+class UnknownPolicyError(CinflowError):
+    def __init__(self, policy_id: str, known):
+        self.policy_id = policy_id
+        super().__init__(f"unknown authority {policy_id!r} (known: {', '.join(sorted(known))})")
+
+
+class PluginError(CinflowError):
+    """A policy plugin is broken: duplicate id, misspelt hook, bad rule."""
+
+
+class EventOrderError(InputError):
+    """An event dated before the case's last event."""
+
+
+class ConflictError(CinflowError):
+    """Another writer changed the case since the version this write expected."""
+
+
+class StoreError(CinflowError):
+    """The database cannot do what was asked (missing case, duplicate id...)."""

@@ -1,0 +1,59 @@
+"""The national baseline policy (``england``), registered first under every
+authority.  The lifecycle's ends (death, becoming looked after, a CP plan,
+transfer, the 18th birthday) are transitions in :mod:`cinflow.states`; what
+this layer adds is consent, the consent-refusal routes and the 45-working-day
+assessment deadline."""
+
+from cinflow import hookimpl
+from cinflow.rules import ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
+
+RULES = RuleBook.from_package(__name__)
+POLICY = RULES.info
+
+OPEN_BEFORE_PLAN = ("referral", "assessment", "s47_enquiry")
+YOUNG_PERSON_AGE = 16
+
+
+def _young_person_must_consent(ctx):
+    if ctx.age >= YOUNG_PERSON_AGE and ctx.event.young_person_consent is not True:
+        return (f"The child is {ctx.age}: the young person's own consent is needed as well as the parents' "
+                "(record young_person_consent: true).")
+    return None
+
+
+def _must_be_a_child(ctx):
+    if ctx.age >= 18:
+        return f"The person is {ctx.age} on {ctx.date.isoformat()}; only a child under 18 can be referred."
+    return None
+
+
+@hookimpl
+def transition_guards():
+    return [
+        Guard(RULES.young_person_consent, {"consent_given"}, _young_person_must_consent),
+        Guard(RULES.under_eighteen, {"referral_received", "transfer_in"}, _must_be_a_child),
+    ]
+
+
+HARM_LIKELY = Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)
+
+
+@hookimpl
+def consent_refusal_routes():
+    return [
+        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry", HARM_LIKELY),
+        ConsentRoute(RULES.consent_refused_accepted, "closed"),
+    ]
+
+
+@hookimpl
+def deadline_rules():
+    return [
+        DeadlineRule(
+            "assessment",
+            RULES.assessment_timescale,
+            opens_on=[on("referral_received")],
+            fulfilled_by=[on("assessment_completed"), on("s47_completed")],
+            while_in=OPEN_BEFORE_PLAN,
+        ),
+    ]

@@ -1,0 +1,305 @@
+"""What a policy is made of.
+
+Numbers, texts, roles and citations are data in each policy's ``policy.yaml``
+(a :class:`RuleBook`); behaviour is small Python objects that reference those
+rules (:class:`Guard`, :class:`ChairRule`, :class:`ConsentRoute`,
+:class:`DeadlineRule`).  Plugins hand these objects to the engine through the
+hooks in :mod:`cinflow.hookspecs`, once per policy.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+from attrs import field, frozen
+
+from .calendar import UNITS, add_period
+from .convert import load_yaml, structure
+from .errors import InputError, PluginError
+from .models import Citation
+
+
+@frozen
+class TimescaleVersion:
+    valid_from: date
+    amount: int | None
+
+
+@frozen
+class Timescale:
+    """A period with the date each version applies from.  ``amount`` None
+    means the source sets no timescale (the agreed date is used instead)."""
+
+    unit: str
+    counts_from: str
+    versions: tuple[TimescaleVersion, ...]
+
+    def at(self, on: date) -> TimescaleVersion:
+        """The version in force on ``on`` (the newest that started on or before it)."""
+        chosen = None
+        for v in self.versions:
+            if v.valid_from <= on and (chosen is None or v.valid_from > chosen.valid_from):
+                chosen = v
+        if chosen is None:
+            raise ValueError(f"no version in force on {on.isoformat()} (first from {self.versions[0].valid_from})")
+        return chosen
+
+    def add_to(self, start: date, clock_started: date | None = None) -> date | None:
+        """``start`` plus the period in force on ``clock_started`` (default ``start``)."""
+        version = self.at(clock_started or start)
+        if version.amount is None:
+            return None
+        return add_period(start, version.amount, self.unit)
+
+    def describe(self) -> str:
+        parts = []
+        for v in sorted(self.versions, key=lambda v: v.valid_from):
+            amount = "no fixed timescale" if v.amount is None else f"{v.amount} {self.unit.replace('_', ' ')}"
+            parts.append(f"{amount} after {self.counts_from} (from {v.valid_from.isoformat()})")
+        return "; ".join(parts)
+
+
+@frozen
+class RuleInfo:
+    """One rule as written in a policy: id, plain words, citation, and the
+    data it needs (a timescale, roles, thresholds)."""
+
+    id: str
+    text: str
+    citation: Citation
+    timescale: Timescale | None = None
+    params: Mapping[str, Any] = field(factory=dict, hash=False)
+
+    @property
+    def source(self) -> str:
+        return str(self.citation)
+
+    def param(self, name: str):
+        try:
+            return self.params[name]
+        except KeyError:
+            raise PluginError(f"rule {self.id} has no parameter {name!r}") from None
+
+
+@frozen
+class PolicyInfo:
+    """Who a policy is: id (kebab-case), title, one-line description, the
+    source document, and any base layers it extends (import paths)."""
+
+    id: str
+    title: str
+    description: str
+    document: str | None = None
+    document_title: str | None = None
+    document_date: date | None = None
+    last_reviewed: date | None = None
+    extends: tuple[str, ...] = ()
+
+
+# -- loading policy.yaml -----------------------------------------------------
+
+@frozen
+class _TimescaleFile:
+    unit: str
+    counts_from: str
+    values: dict[str, int | None]
+
+
+@frozen
+class _RuleFile:
+    text: str
+    section: str
+    document: str | None = None
+    timescale: _TimescaleFile | None = None
+    params: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class _PolicyFile:
+    policy: PolicyInfo
+    rules: dict[str, _RuleFile]
+
+
+class RuleBook:
+    """The rules of one policy layer, by short name (``book.initial_meeting``)."""
+
+    def __init__(self, info: PolicyInfo, rules: dict[str, RuleInfo]):
+        self.info = info
+        self.rules = rules
+
+    def __getattr__(self, name: str) -> RuleInfo:
+        try:
+            return self.__dict__["rules"][name]
+        except KeyError:
+            raise AttributeError(f"policy {self.__dict__['info'].id!r} has no rule {name!r}") from None
+
+    def __iter__(self):
+        return iter(self.rules.values())
+
+    @classmethod
+    def from_yaml(cls, text: str, where: str) -> "RuleBook":
+        raw = load_yaml(text, where)
+        parsed = structure(raw, _PolicyFile, where)
+        info = parsed.policy
+        rules = {}
+        for name, r in parsed.rules.items():
+            document = r.document or info.document
+            if not document:
+                raise InputError(f"{where}: rules.{name}: no document to cite")
+            timescale = None
+            if r.timescale is not None:
+                if r.timescale.unit not in UNITS:
+                    raise InputError(f"{where}: rules.{name}.timescale.unit: {r.timescale.unit!r} is not one of {', '.join(UNITS)}")
+                versions = tuple(
+                    TimescaleVersion(structure(k, date, f"{where}: rules.{name}.timescale.values"), v)
+                    for k, v in r.timescale.values.items()
+                )
+                if not versions:
+                    raise InputError(f"{where}: rules.{name}.timescale.values: empty")
+                timescale = Timescale(r.timescale.unit, r.timescale.counts_from, versions)
+            rules[name] = RuleInfo(f"{info.id}.{name}", r.text, Citation(document, r.section), timescale, r.params)
+        return cls(info, rules)
+
+    @classmethod
+    def from_package(cls, package: str, filename: str = "policy.yaml") -> "RuleBook":
+        """Load ``filename`` shipped inside ``package`` (use ``__name__``)."""
+        text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+        return cls.from_yaml(text, f"{package}/{filename}")
+
+
+# -- behaviour ---------------------------------------------------------------
+
+@frozen
+class Predicate:
+    """A condition on the guard context with the words that explain it."""
+
+    text: str
+    test: Callable[["Context"], bool] = field(eq=False)
+
+    def __call__(self, ctx: "Context") -> bool:
+        return self.test(ctx)
+
+
+ALWAYS = Predicate("always", lambda ctx: True)
+
+
+@frozen
+class Trigger:
+    """An event, optionally narrowed by its attributes: ``on("cin_meeting", kind="initial")``."""
+
+    event: str
+    when: tuple[tuple[str, frozenset], ...] = ()
+
+    def matches(self, ev) -> bool:
+        return all(getattr(ev, name, None) in allowed for name, allowed in self.when)
+
+    def describe(self) -> str:
+        if not self.when:
+            return self.event
+        return f"{self.event} ({', '.join(f'{k}={chr(124).join(sorted(map(str, v)))}' for k, v in self.when)})"
+
+
+def on(event: str, **when) -> Trigger:
+    """A :class:`Trigger`; each keyword is one allowed value or a list of them."""
+    return Trigger(event, tuple(sorted(
+        (k, frozenset(v if isinstance(v, (list, tuple, set, frozenset)) else [v])) for k, v in when.items()
+    )))
+
+
+@frozen
+class Guard:
+    """Refuses an event when ``check`` returns a message.
+
+    ``check(ctx)`` returns None to allow, or a sentence a practitioner
+    understands.  Guards only ever add refusals: this is how an authority
+    tightens the national baseline."""
+
+    rule: RuleInfo
+    events: frozenset[str] = field(converter=frozenset)
+    check: Callable[["Context"], str | None] = field(eq=False)
+
+
+@frozen
+class ChairRule:
+    """Who may chair a CIN meeting of ``kinds`` when ``applies``: the roles are
+    the rule's ``roles`` parameter.  Every applicable chair rule must admit the
+    chair."""
+
+    rule: RuleInfo
+    kinds: frozenset[str] = field(converter=frozenset)
+    applies: Predicate = ALWAYS
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self.rule.param("roles"))
+
+
+@frozen
+class ConsentRoute:
+    """Where refused consent leads (``dest``: a state) when ``applies``.  Routes
+    from the authority's layer are considered before the national ones."""
+
+    rule: RuleInfo
+    dest: str
+    applies: Predicate = ALWAYS
+
+
+@frozen
+class DeadlineRule:
+    """A deadline called ``name`` that ``opens_on`` events open and
+    ``fulfilled_by`` events meet.
+
+    Due date: the rule's timescale added to the event date (or ``start(ctx)``),
+    using the version in force on that date; if the event carries
+    ``agreed_attr`` (e.g. ``next_review``) and it is earlier, the agreed date
+    wins.  When several rules open the same deadline on one event, the
+    earliest due date wins (an authority can only tighten).  ``while_in``
+    (states) cancels the deadline when the case leaves them.
+    """
+
+    name: str
+    rule: RuleInfo
+    opens_on: tuple[Trigger, ...] = field(converter=tuple)
+    fulfilled_by: tuple[Trigger, ...] = field(converter=tuple)
+    while_in: frozenset[str] | None = field(default=None, converter=lambda v: None if v is None else frozenset(v))
+    applies: Predicate = ALWAYS
+    start: Callable[["Context"], date] | None = field(default=None, eq=False)
+    agreed_attr: str | None = None
+
+    def due_for(self, ctx: "Context") -> date | None:
+        start = self.start(ctx) if self.start else ctx.date
+        due = self.rule.timescale.add_to(start, ctx.date) if self.rule.timescale else None
+        agreed = getattr(ctx.event, self.agreed_attr, None) if self.agreed_attr else None
+        if agreed is not None and (due is None or agreed < due):
+            return agreed
+        return due
+
+
+@frozen
+class Context:
+    """What a guard, predicate or deadline rule can see: the case before the
+    event, the event, and the state it would lead to."""
+
+    case: Any
+    event: Any
+    dest: str | None = None
+
+    @property
+    def date(self) -> date:
+        return self.event.date
+
+    @property
+    def child(self):
+        return self.case.child
+
+    @property
+    def facts(self):
+        return self.case.facts
+
+    @property
+    def age(self) -> int:
+        from .calendar import age_on
+
+        return age_on(self.case.child.birth_date, self.event.date)

@@ -1,0 +1,26 @@
+"""Section 47 enquiries and child protection.
+
+A strategy discussion can start an s47 enquiry from any open state and needs
+no consent.  An enquiry may lead to an initial child protection conference
+(state ``icpc``), which either starts a CP plan or decides on a CIN plan or no
+further action.  A CP plan that ends with a CIN plan is a "step-down".
+"""
+
+from .spec import TransitionSpec as T
+
+STATES = {
+    "s47_enquiry": "section 47 enquiry under way",
+    "icpc": "awaiting the initial child protection conference",
+    "child_protection": "child protection plan in force",
+}
+
+TRANSITIONS = [
+    T("s47_completed", ["s47_enquiry"], "icpc", when={"outcome": "icpc"}),
+    T("s47_completed", ["s47_enquiry"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="assessment"),
+    T("s47_completed", ["s47_enquiry"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC8"),
+    T("cp_plan_started", ["icpc"], "child_protection"),
+    T("icpc_held", ["icpc"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="conference"),
+    T("icpc_held", ["icpc"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC7"),
+    T("cp_plan_ended", ["child_protection"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="cp_step_down"),
+    T("cp_plan_ended", ["child_protection"], "closed", when={"outcome": "closed"}, closure_reason="RC7"),
+]

@@ -1,0 +1,237 @@
+"""Cases on disk: SQLite through sqlite-utils.
+
+Three tables, created and migrated with sqlite-utils' own ``Migrations``:
+
+* ``cases``: one row per case (authority, state, version, the child, facts);
+* ``events``: the append-only log, one row per history item, numbered per
+  case (``seq``); engine-made items are flagged ``automatic``;
+* ``deadlines``: each case's deadlines as they stand, for ``due`` queries.
+
+The event log is the truth: replaying a case's submitted events rebuilds it,
+and :meth:`Store.load` checks the rebuilt case against the stored row.
+Every write is one ``BEGIN IMMEDIATE`` transaction that states the version it
+expects, so of two writers on one case exactly one wins and the other gets a
+:class:`~cinflow.errors.ConflictError`; a crash mid-write leaves nothing
+partial.  The database runs in WAL mode.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .convert import structure, structure_event, unstructure
+from .errors import ConflictError, StoreError
+from .models import Case, CaseFacts, Child, Deadline
+
+migrations = Migrations("cinflow")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["cases"].create(
+        {"id": str, "authority": str, "state": str, "version": int, "child": str, "facts": str},
+        pk="id",
+        not_null={"authority", "state", "version", "child", "facts"},
+    )
+    db["events"].create(
+        {"case_id": str, "seq": int, "date": str, "event": str, "accepted": int, "from_state": str,
+         "to_state": str, "automatic": int, "attributes": str, "reasons": str},
+        pk=("case_id", "seq"),
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"date", "event", "accepted", "from_state", "to_state", "automatic"},
+    )
+    db["deadlines"].create(
+        {"case_id": str, "seq": int, "name": str, "due": str, "rule": str, "source": str,
+         "opened_on": str, "met_on": str, "cancelled_on": str},
+        pk=("case_id", "seq"),
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"name", "due", "rule", "source", "opened_on"},
+    )
+    db["deadlines"].create_index(["due"])
+    db["cases"].create_index(["authority"])
+
+
+def _json(value) -> str:
+    return json.dumps(unstructure(value), sort_keys=True, separators=(",", ":"))
+
+
+class Store:
+    """A SQLite file of cases.  ``registry`` supplies the policies replay needs."""
+
+    def __init__(self, path: str | Path, registry=None, *, busy_timeout_ms: int = 5000):
+        if str(path) != ":memory:":
+            parent = Path(path).resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"cannot create database {path}: folder {parent} does not exist")
+        try:
+            self.db = sqlite_utils.Database(str(path) if str(path) != ":memory:" else None, memory=str(path) == ":memory:")
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if str(path) != ":memory:":
+                self.db.enable_wal()
+            migrations.apply(self.db)
+        except Exception as exc:  # sqlite3.DatabaseError: not a database, read-only...
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        self.path = str(path)
+        if registry is None:
+            from .plugins import Registry
+
+            registry = Registry.load()
+        self.registry = registry
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self):
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # -- writing ----------------------------------------------------------------
+
+    def add(self, case: Case) -> None:
+        """Store a new case with its whole history, in one transaction."""
+        with self._write():
+            if self.db["cases"].count_where("id = ?", [case.id]):
+                raise StoreError(f"case {case.id!r} is already in {self.path}; append to it or use another case id")
+            self.db["cases"].insert(self._case_row(case))
+            self._write_history(case, 0)
+            self._write_deadlines(case)
+
+    def add_many(self, cases) -> int:
+        """Store many new cases in one transaction (bulk loads)."""
+        n = 0
+        with self._write():
+            for case in cases:
+                self.db["cases"].insert(self._case_row(case))
+                self._write_history(case, 0)
+                self._write_deadlines(case)
+                n += 1
+        return n
+
+    def append(self, case_id: str, event, expected_version: int) -> Case:
+        """Apply one event to a stored case and store the result: one
+        transaction.  Raises :class:`ConflictError` if the case's version is
+        not ``expected_version``; nothing is written then."""
+        with self._write():
+            row = self._row(case_id)
+            if row["version"] != expected_version:
+                raise ConflictError(
+                    f"case {case_id!r} is at version {row['version']}, not {expected_version}: "
+                    "someone else changed it; reload it and try again"
+                )
+            before = self._replay(row)
+            policy = self.registry[row["authority"]]
+            after = policy.apply(before, event)
+            cursor = self.db.execute(
+                "UPDATE cases SET state = ?, version = ?, facts = ? WHERE id = ? AND version = ?",
+                [after.state, after.version, _json(after.facts), case_id, expected_version],
+            )
+            if cursor.rowcount != 1:
+                raise ConflictError(f"case {case_id!r} changed while this write was in progress")
+            self._write_history(after, len(before.history))
+            self.db.execute("DELETE FROM deadlines WHERE case_id = ?", [case_id])
+            self._write_deadlines(after)
+        return after
+
+    def _case_row(self, case: Case) -> dict:
+        return {"id": case.id, "authority": case.authority, "state": case.state, "version": case.version,
+                "child": _json(case.child), "facts": _json(case.facts)}
+
+    def _write_history(self, case: Case, start: int) -> None:
+        rows = [
+            {"case_id": case.id, "seq": i, "date": h.date.isoformat(), "event": h.event, "accepted": int(h.accepted),
+             "from_state": h.from_state, "to_state": h.to_state, "automatic": int(h.automatic),
+             "attributes": _json(h.attributes), "reasons": _json(list(h.reasons))}
+            for i, h in enumerate(case.history[start:], start=start)
+        ]
+        if rows:
+            self.db["events"].insert_all(rows)
+
+    def _write_deadlines(self, case: Case) -> None:
+        rows = [
+            {"case_id": case.id, "seq": i, "name": d.name, "due": d.due.isoformat(), "rule": d.rule, "source": d.source,
+             "opened_on": d.opened_on.isoformat(),
+             "met_on": d.met_on.isoformat() if d.met_on else None,
+             "cancelled_on": d.cancelled_on.isoformat() if d.cancelled_on else None}
+            for i, d in enumerate(case.deadlines)
+        ]
+        if rows:
+            self.db["deadlines"].insert_all(rows)
+
+    # -- reading ----------------------------------------------------------------
+
+    def _row(self, case_id: str) -> dict:
+        rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [case_id]))
+        if not rows:
+            raise StoreError(f"no case {case_id!r} in {self.path}")
+        return rows[0]
+
+    def _replay(self, row: dict) -> Case:
+        policy = self.registry[row["authority"]]
+        child = structure(json.loads(row["child"]), Child, "child")
+        case = policy.new_case(row["id"], child)
+        for ev in self.db.query(
+            "SELECT date, event, attributes FROM events WHERE case_id = ? AND automatic = 0 ORDER BY seq", [row["id"]]
+        ):
+            data = {"date": ev["date"], "event": ev["event"], **json.loads(ev["attributes"])}
+            case = policy.apply(case, structure_event(data, f"case {row['id']} event"))
+        return case
+
+    def load(self, case_id: str, as_of: date | None = None) -> Case:
+        """Rebuild a case from its event log, checked against the stored row."""
+        row = self._row(case_id)
+        case = self._replay(row)
+        if case.state != row["state"] or case.version != row["version"]:
+            raise StoreError(
+                f"case {case_id!r}: replaying its events gives state {case.state} v{case.version}, "
+                f"but the database says {row['state']} v{row['version']}"
+            )
+        if as_of is not None:
+            case = self.registry[case.authority].advance(case, as_of)
+        return case
+
+    def case_ids(self, authority: str | None = None) -> list[str]:
+        if authority is None:
+            return [r["id"] for r in self.db.query("SELECT id FROM cases ORDER BY id")]
+        return [r["id"] for r in self.db.query("SELECT id FROM cases WHERE authority = ? ORDER BY id", [authority])]
+
+    def due(self, as_of: date) -> list[tuple[str, str, Deadline]]:
+        """Every open or overdue deadline as of ``as_of`` across all cases,
+        soonest first: ``(case_id, authority, deadline)``."""
+        out = []
+        day = as_of.isoformat()
+        for r in self.db.query(
+            """SELECT d.*, c.authority FROM deadlines d JOIN cases c ON c.id = d.case_id
+               WHERE d.opened_on <= :day
+                 AND (d.met_on IS NULL OR d.met_on > :day)
+                 AND (d.cancelled_on IS NULL OR d.cancelled_on > :day)
+               ORDER BY d.due, d.case_id, d.seq""",
+            {"day": day},
+        ):
+            deadline = Deadline(
+                r["name"], date.fromisoformat(r["due"]), r["rule"], r["source"], date.fromisoformat(r["opened_on"]),
+                date.fromisoformat(r["met_on"]) if r["met_on"] else None,
+                date.fromisoformat(r["cancelled_on"]) if r["cancelled_on"] else None,
+            )
+            out.append((r["case_id"], r["authority"], deadline))
+        return out

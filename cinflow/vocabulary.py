@@ -1,0 +1,51 @@
+"""Closed vocabularies shared by events, policies and the census.
+
+Values are plain strings so that records stay small and compare fast; the
+converter checks every incoming value against these sets.
+"""
+
+from typing import Literal
+
+Role = Literal[
+    "social_worker",
+    "senior_practitioner",
+    "practice_lead",
+    "team_manager",
+    "assistant_team_manager",
+    "service_manager",
+    "assistant_director",
+    "iro",
+    "lead_professional",
+]
+ROLES: tuple[str, ...] = Role.__args__
+
+MeetingKind = Literal["initial", "review"]
+MeetingOutcome = Literal["continue", "step_down", "close", "escalate"]
+AssessmentOutcome = Literal["cin_plan", "no_further_action", "early_help", "s47"]
+S47Outcome = Literal["icpc", "cin_plan", "no_further_action"]
+ConferenceOutcome = Literal["cin_plan", "no_further_action"]
+CpEndOutcome = Literal["cin_plan", "closed"]
+
+# CIN census: primary need codes and reasons for closure.
+NeedCode = Literal["N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9"]
+ClosureReason = Literal["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"]
+CLOSURE_REASONS: tuple[str, ...] = ClosureReason.__args__
+
+Sex = Literal["M", "F", "U"]
+
+ROLE_LABELS = {
+    "social_worker": "a Social Worker",
+    "senior_practitioner": "a Senior Practitioner",
+    "practice_lead": "a Practice Lead",
+    "team_manager": "a Team Manager",
+    "assistant_team_manager": "an Assistant Team Manager",
+    "service_manager": "a Service Manager",
+    "assistant_director": "an Assistant Director",
+    "iro": "an Independent Reviewing Officer",
+    "lead_professional": "the Lead Professional",
+}
+
+
+def roles_in_words(roles) -> str:
+    labels = [ROLE_LABELS.get(r, r) for r in roles]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]

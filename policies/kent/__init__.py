@@ -1,0 +1,95 @@
+"""Kent County Council (seed 000_1fb2c8a7d3e76d05.txt).
+
+The numbers, roles and citations are in policy.yaml; this module says which
+events they attach to."""
+
+from cinflow import hookimpl
+from cinflow.calendar import add_months
+from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, on
+
+RULES = RuleBook.from_package(__name__)
+POLICY = RULES.info
+
+PLAN = ("cin_plan", "transfer_out")
+MEETING_HELD = on("cin_meeting", outcome=["continue", "escalate"])
+PAPERWORK = {"minutes": "minutes_circulated", "case_note": "case_note_recorded", "plan_authorisation": "plan_authorised"}
+
+
+def _iro_required(ctx) -> bool:
+    p = RULES.iro_chair.params
+    child = ctx.child
+    return child.short_break_nights > p["max_short_break_nights"] or child.short_break_settings > p["max_overnight_settings"]
+
+
+IRO_REQUIRED = Predicate("short breaks over 75 nights a year or more than 2 overnight settings", _iro_required)
+NOT_IRO_REQUIRED = Predicate("not a short-breaks case needing an IRO", lambda ctx: not _iro_required(ctx))
+DISABLED = Predicate("the child is open to the Disabled Children and Young People's Service", lambda ctx: ctx.child.disabled)
+NOT_DISABLED = Predicate("the child is not open to the Disabled Children's Service", lambda ctx: not ctx.child.disabled)
+UNPLANNED = Predicate("the move was unplanned", lambda ctx: not ctx.event.planned)
+
+
+@hookimpl
+def chair_rules():
+    return [
+        ChairRule(RULES.initial_chair, {"initial"}),
+        ChairRule(RULES.review_chair, {"review"}, NOT_IRO_REQUIRED),
+        ChairRule(RULES.iro_chair, {"review"}, IRO_REQUIRED),
+    ]
+
+
+def _step_down_too_soon(ctx):
+    """A plan made at CP step-down may not end within the minimum period
+    unless the Assistant Director's view is recorded."""
+    rule = RULES.cp_step_down_minimum
+    facts = ctx.facts
+    if facts.plan_origin != "cp_step_down" or ctx.dest not in ("closed", "stepped_down"):
+        return None
+    until = add_months(facts.plan_required_on, rule.params["minimum_months"])
+    if ctx.date >= until or facts.decided_since(rule.params["decision"], facts.plan_required_on):
+        return None
+    return (f"This plan followed a child protection plan on {facts.plan_required_on.isoformat()} and cannot end "
+            f"before {until.isoformat()} unless the Assistant Director's written view is recorded first.")
+
+
+@hookimpl
+def transition_guards():
+    return [Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon)]
+
+
+@hookimpl
+def deadline_rules():
+    initial = on("cin_meeting", kind="initial")
+    rules = [
+        DeadlineRule("initial_cin_meeting", RULES.initial_meeting,
+                     opens_on=[on("assessment_completed", outcome="cin_plan"), on("s47_completed", outcome="cin_plan")],
+                     fulfilled_by=[initial], while_in={"initial_cin"}),
+        DeadlineRule("initial_cin_meeting", RULES.cp_step_down_meeting,
+                     opens_on=[on("cp_plan_ended", outcome="cin_plan"), on("icpc_held", outcome="cin_plan")],
+                     fulfilled_by=[initial], while_in={"initial_cin"}),
+        DeadlineRule("initial_cin_meeting", RULES.transfer_in_meeting,
+                     opens_on=[on("transfer_in")], fulfilled_by=[initial], while_in={"initial_cin"}),
+        DeadlineRule("cin_review", RULES.review_interval, opens_on=[MEETING_HELD],
+                     fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
+                     applies=NOT_DISABLED, agreed_attr="next_review"),
+        DeadlineRule("cin_review", RULES.disabled_first_review, opens_on=[on("cin_meeting", kind="initial", outcome=["continue", "escalate"])],
+                     fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
+                     applies=DISABLED, agreed_attr="next_review"),
+        DeadlineRule("cin_review", RULES.disabled_review_interval, opens_on=[on("cin_meeting", kind="review", outcome=["continue", "escalate"])],
+                     fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
+                     applies=DISABLED, agreed_attr="next_review"),
+        DeadlineRule("visit", RULES.visit_interval,
+                     opens_on=[on("cin_meeting", kind="initial", outcome=["continue", "escalate"]), on("visit")],
+                     fulfilled_by=[on("visit")], while_in=PLAN),
+        DeadlineRule("transfer_notification", RULES.transfer_notification, opens_on=[on("move_notified")],
+                     fulfilled_by=[on("receiving_authority_notified")], while_in={"transfer_out"},
+                     start=lambda ctx: ctx.event.moved_on if ctx.event.planned and ctx.event.moved_on else ctx.date),
+        DeadlineRule("transfer_information", RULES.transfer_information, opens_on=[on("move_notified")],
+                     fulfilled_by=[on("transfer_information_sent")], while_in={"transfer_out"}),
+        DeadlineRule("case_records", RULES.unplanned_move_records, opens_on=[on("move_notified")],
+                     fulfilled_by=[on("case_records_completed")], while_in={"transfer_out"}, applies=UNPLANNED),
+    ]
+    rules += [
+        DeadlineRule(name, getattr(RULES, name), opens_on=[on("cin_meeting")], fulfilled_by=[on(event)])
+        for name, event in PAPERWORK.items()
+    ]
+    return rules
