@@ -27,7 +27,7 @@ class CaseModel:
 class Attempt:
     """One event being tried against one case (mutable, short-lived)."""
 
-    __slots__ = ("case", "event", "decided", "reasons", "spec", "checked")
+    __slots__ = ("case", "event", "decided", "reasons", "spec")
 
     def __init__(self, case, event, decided: dict | None = None):
         self.case = case
@@ -35,7 +35,6 @@ class Attempt:
         self.decided = decided or {}
         self.reasons: list = []
         self.spec = None
-        self.checked = False
 
     def value(self, name: str):
         if name in self.decided:

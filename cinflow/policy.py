@@ -138,11 +138,10 @@ class Policy:
                 if ev.kind in rule.kinds and rule.applies(ctx) and ev.chair not in rule.roles:
                     reasons.append(Reason(
                         rule.rule.id,
-                        f"This {ev.kind} CIN meeting must be chaired by {roles_in_words(rule.roles)}, "
-                        f"not {roles_in_words([ev.chair])}.",
+                        f"This {ev.kind} CIN meeting must be chaired by {roles_in_words(rule.roles)}; "
+                        f"it was chaired by {roles_in_words([ev.chair])}.",
                         rule.rule.source,
                     ))
-        attempt.checked = True
         return not reasons
 
     def _apply(self, case: Case, event, automatic: bool) -> Case:
@@ -175,11 +174,8 @@ class Policy:
         return evolve(after, version=case.version + 1, history=case.history + (item,), deadlines=deadlines)
 
     def _not_possible(self, case: Case, event) -> Reason:
-        what = event.event
-        for name in ("kind", "outcome"):
-            value = getattr(event, name, None)
-            if value is not None:
-                what += f" ({name}={value})"
+        detail = ", ".join(f"{n}={getattr(event, n)}" for n in ("kind", "outcome") if getattr(event, n, None) is not None)
+        what = event.event + (f" ({detail})" if detail else "")
         return Reason(
             "lifecycle.not_from_state",
             f"{what} is not possible while the case is at '{case.state}' ({states.STATES[case.state]}).",

@@ -1,0 +1,35 @@
+"""Test helpers: apply events in a few words."""
+
+from datetime import date
+
+import cinflow
+
+
+class Runner:
+    """Apply events to a fresh case in a few words: ``run(kent, child, [...])``."""
+
+    def __init__(self, policy, child=None, case_id="T-1"):
+        self.policy = policy
+        self.case = policy.new_case(case_id, child or cinflow.Child(birth_date=date(2014, 6, 12)))
+
+    def __call__(self, name, day, **attrs):
+        self.case = self.policy.apply(self.case, cinflow.event(name, day, **attrs))
+        return self.case.last
+
+    def deadlines(self, name):
+        return [d for d in self.case.deadlines if d.name == name]
+
+    def open(self, name):
+        found = [d for d in self.case.deadlines if d.name == name and d.is_open]
+        assert len(found) == 1, (name, self.case.deadlines)
+        return found[0]
+
+
+def plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="2026-02-25"):
+    """Referral -> consent -> assessment (cin_plan) -> initial meeting."""
+    r("referral_received", referral)
+    r("consent_given", referral, young_person_consent=True)
+    r("assessment_completed", completed, outcome="cin_plan")
+    item = r("cin_meeting", meeting, kind="initial", chair="team_manager", outcome="continue")
+    assert item.accepted, item.reasons
+    return r

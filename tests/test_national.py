@@ -1,0 +1,126 @@
+"""The national baseline (``england``), alone and under Kent."""
+
+from datetime import date
+
+import pytest
+
+from cinflow import Child
+
+from helpers import plan_in_force
+
+D = date.fromisoformat
+
+
+@pytest.fixture(params=["england", "kent"])
+def r(request, registry, make_runner):
+    return make_runner(registry[request.param])
+
+
+def test_assessment_within_45_working_days_of_referral(r):
+    r("referral_received", "2026-01-05")
+    d = r.open("assessment")
+    assert (d.due, d.rule) == (D("2026-03-09"), "england.assessment_timescale")
+    r("consent_given", "2026-01-06")
+    r("assessment_completed", "2026-03-10", outcome="no_further_action")
+    assert r.deadlines("assessment")[0].status() == "late"
+    assert (r.case.state, r.case.facts.closure_reason) == ("closed", "RC8")
+
+
+def test_assessment_under_s47_fulfils_the_assessment_deadline(r):
+    r("referral_received", "2026-01-05")
+    r("strategy_discussion", "2026-01-07")
+    r("s47_completed", "2026-01-20", outcome="no_further_action")
+    assert r.deadlines("assessment")[0].met_on == D("2026-01-20")
+
+
+def test_early_help_after_assessment_steps_down_rc9(r):
+    r("referral_received", "2026-01-05")
+    r("consent_given", "2026-01-06")
+    r("assessment_completed", "2026-01-30", outcome="early_help")
+    assert (r.case.state, r.case.facts.closure_reason) == ("stepped_down", "RC9")
+
+
+@pytest.mark.parametrize("harm, state", [(True, "s47_enquiry"), (False, "closed")])
+def test_consent_refused_routes(r, harm, state):
+    r("referral_received", "2026-01-05")
+    item = r("consent_refused", "2026-01-07", significant_harm_likely=harm)
+    assert item.accepted and r.case.state == state
+    if state == "closed":
+        assert r.deadlines("assessment")[0].status() == "cancelled"
+    else:
+        assert r.open("assessment").is_open  # the assessment goes on, under s47
+
+
+def test_young_person_of_16_must_consent_too(registry, make_runner):
+    r = make_runner(registry["kent"], Child(birth_date=date(2010, 1, 6)))
+    r("referral_received", "2026-01-05")  # 15 that day
+    r("referral_received", "2026-01-05")  # refused: not from 'referral'
+    assert r.case.last.reasons[0].rule == "lifecycle.not_from_state"
+    item = r("consent_given", "2026-01-06")  # 16th birthday
+    assert not item.accepted and item.reasons[0].rule == "england.young_person_consent"
+    assert r.case.state == "referral"
+    assert r("consent_given", "2026-01-06", young_person_consent=True).accepted
+
+
+def test_fifteen_year_old_needs_only_parental_consent(registry, make_runner):
+    r = make_runner(registry["kent"], Child(birth_date=date(2010, 1, 7)))
+    r("referral_received", "2026-01-05")
+    assert r("consent_given", "2026-01-06").accepted
+
+
+def test_strategy_discussion_from_any_open_state_cancels_the_plan_cycle(r):
+    plan_in_force(r)
+    assert r("strategy_discussion", "2026-03-10").accepted
+    assert r.case.state == "s47_enquiry"
+    assert not [d for d in r.case.deadlines if d.name in ("cin_review", "visit") and d.is_open]
+
+
+def test_eighteenth_birthday_closes_the_case_automatically(registry, make_runner):
+    policy = registry["kent"]
+    r = make_runner(policy, Child(birth_date=date(2008, 2, 29)))
+    plan_in_force(r, referral="2025-10-01", completed="2025-11-14", meeting="2025-11-26")
+    item = r("visit", "2026-03-01")
+    auto = r.case.history[-2]
+    assert (auto.event, auto.date, auto.automatic, auto.to_state) == ("eighteenth_birthday", D("2026-03-01"), True, "closed")
+    assert not item.accepted  # the visit is on the 18th birthday: the case has ended
+    assert r.case.facts.closure_reason == "RC7"
+    assert all(not d.is_open for d in r.case.deadlines if d.name in ("cin_review", "visit"))
+
+
+def test_time_passing_alone_closes_at_eighteen(registry, make_runner):
+    policy = registry["kent"]
+    r = make_runner(policy, Child(birth_date=date(2008, 7, 1)))
+    plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="2026-02-25")
+    assert policy.advance(r.case, D("2026-06-30")).state == "cin_plan"
+    later = policy.advance(r.case, D("2026-07-01"))
+    assert later.state == "closed" and later.last.automatic
+
+
+def test_an_adult_cannot_be_referred(r):
+    r.case = r.policy.new_case("A", Child(birth_date=date(2007, 1, 1)))
+    item = r("referral_received", "2026-01-05")
+    assert not item.accepted and item.reasons[0].rule == "england.under_eighteen"
+
+
+@pytest.mark.parametrize(
+    "event, attrs, state, code",
+    [("child_died", {}, "closed", "RC2"), ("became_looked_after", {}, "looked_after", None),
+     ("case_closed", {"reason": "RC3"}, "closed", "RC3"), ("case_closed", {"reason": "moved abroad"}, "closed", "RC7")],
+)
+def test_ends_of_a_plan(r, event, attrs, state, code):
+    plan_in_force(r)
+    assert r(event, "2026-03-10", **attrs).accepted
+    assert (r.case.state, r.case.facts.closure_reason) == (state, code)
+    assert not r("visit", "2026-03-11").accepted  # nothing happens after the end
+
+
+def test_cp_plan_path(r):
+    r("referral_received", "2026-01-05")
+    r("consent_given", "2026-01-05")
+    r("assessment_completed", "2026-01-20", outcome="s47")
+    assert r.case.state == "s47_enquiry"
+    r("s47_completed", "2026-01-30", outcome="icpc")
+    r("cp_plan_started", "2026-02-10")
+    assert r.case.state == "child_protection"
+    r("cp_plan_ended", "2026-08-10", outcome="closed")
+    assert r.case.state == "closed"
