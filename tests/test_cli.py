@@ -1,0 +1,129 @@
+"""The command line: the JSON contract, the timeline, the database, bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cinflow.cli import main
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "kent-cin-plan.yaml"
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_contract(capsys):
+    code, out, err = run(["run", str(EXAMPLE), "--format", "json"], capsys)
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert (doc["authority"], doc["case"], doc["state"]) == ("kent", "K-001", "cin_plan")
+    assert set(doc["history"][0]) == {"date", "event", "accepted", "from", "to", "reasons"}
+    refused = [h for h in doc["history"] if not h["accepted"]]
+    assert len(refused) == 1 and refused[0]["reasons"][0]["rule"] == "kent.review_chair"
+    assert set(refused[0]["reasons"][0]) == {"rule", "message", "source"}
+    assert {"name", "due", "status", "met_on", "rule", "source"} == set(doc["deadlines"][0])
+    by_name = {}
+    for d in doc["deadlines"]:
+        by_name.setdefault(d["name"], []).append(d)
+    assert by_name["initial_cin_meeting"] == [{
+        "name": "initial_cin_meeting", "due": "2026-02-27", "status": "met", "met_on": "2026-02-25",
+        "rule": "kent.initial_meeting",
+        "source": "000_1fb2c8a7d3e76d05.txt Policy §5 Child in Need Meetings (Initial Child in Need meeting)"}]
+    assert [d["status"] for d in by_name["visit"]] == ["met", "overdue"]  # as_of 2026-06-30
+    assert [d["status"] for d in by_name["cin_review"]] == ["met", "open"]
+
+
+def test_automatic_items_are_flagged(tmp_path, capsys):
+    f = tmp_path / "s.yaml"
+    f.write_text("authority: kent\nchild: {birth_date: 2008-02-29}\n"
+                 "events: [{date: 2025-11-03, event: referral_received}]\nas_of: 2026-03-02\n")
+    code, out, _ = run(["run", str(f), "--format", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "closed" and doc["case"] == "s"
+    assert doc["history"][-1] == {"date": "2026-03-01", "event": "eighteenth_birthday", "accepted": True,
+                                  "from": "referral", "to": "closed", "reasons": [], "automatic": True}
+    assert [d["status"] for d in doc["deadlines"]] == ["cancelled"]
+
+
+def test_text_timeline(capsys):
+    code, out, _ = run(["run", str(EXAMPLE)], capsys)
+    assert code == 0
+    assert "REFUSED" in out and "kent.review_chair" in out and "overdue" in out and "2026-02-27" in out
+
+
+def test_run_db_then_due(tmp_path, capsys):
+    db = tmp_path / "cases.db"
+    assert run(["run", str(EXAMPLE), "--db", str(db)], capsys)[0] == 0
+    code, out, _ = run(["due", "--db", str(db), "--as-of", "2026-06-30", "--format", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and [r["due"] for r in rows] == sorted(r["due"] for r in rows)
+    assert rows[0] == {"case": "K-001", "authority": "kent", "name": "visit", "due": "2026-04-17", "status": "overdue",
+                       "rule": "kent.visit_interval", "source": rows[0]["source"]}
+    # the same case again is refused, and the database keeps the first
+    code, _, err = run(["run", str(EXAMPLE), "--db", str(db)], capsys)
+    assert code == 2 and "already" in err
+
+
+def test_policies_lists_ids_with_descriptions(capsys):
+    code, out, _ = run(["policies"], capsys)
+    assert code == 0
+    ids = [line.split()[0] for line in out.splitlines()]
+    assert {"england", "kent"} <= set(ids)
+
+
+def test_plugins_lists_hooks(capsys):
+    code, out, _ = run(["plugins"], capsys)
+    kent = next(p for p in json.loads(out) if p["policy"] == "kent")
+    assert kent["module"] == "cinflow_policies.kent" and "chair_rules" in kent["hooks"]
+    assert kent["distribution"].startswith("cinflow ")
+
+
+BAD = [
+    ("authority: kentt\nchild: {birth_date: 2014-06-12}\nevents: [{date: 2026-01-05, event: referral_received}]\n",
+     "unknown authority 'kentt' (known: "),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents: [{date: 2026-02-30, event: referral_received}]\n",
+     "events[0].date: '2026-02-30' is not a real date"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents: [{date: 2026-01-05, event: referal_received}]\n",
+     "unknown event 'referal_received'"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents: [{date: 2026-01-05, event: visit, seen: true}]\n",
+     "events[0]: unknown attribute 'seen' for visit"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents:\n - {date: 2026-01-05, event: referral_received}\n"
+     " - {date: 2026-01-04, event: consent_given}\n", "events[1]: consent_given on 2026-01-04 is before"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12, hair: red}\nevents: [{date: 2026-01-05, event: referral_received}]\n",
+     "unknown attribute 'hair'"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents: []\n", "events: the list is empty"),
+    ("authority: kent\nchild: {birth_date: 2014-06-12}\nevents: [{date: 2026-01-05, event: cin_meeting, kind: first, chair: team_manager, outcome: continue}]\n",
+     "events[0].kind: 'first' is not one of: initial, review"),
+    ("authority: kent\nauthority: kent\n", "duplicate key 'authority'"),
+    ("authority: [unclosed\n", "not valid YAML"),
+    ("- just a list\n", "a scenario is a mapping"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD)
+def test_bad_scenarios_exit_2_with_one_line(tmp_path, capsys, text, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    code, out, err = run(["run", str(f)], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_missing_file_and_database(tmp_path, capsys):
+    code, _, err = run(["run", str(tmp_path / "none.yaml")], capsys)
+    assert code == 2 and "no such file" in err
+    code, _, err = run(["due", "--db", str(tmp_path / "none.db"), "--as-of", "2026-01-01"], capsys)
+    assert code == 2 and "no such database" in err
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_console_script_bad_date_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "cinflow.cli", "due", "--db", "x.db", "--as-of", "2026-13-01"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a real date" in proc.stderr and "Traceback" not in proc.stderr
