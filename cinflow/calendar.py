@@ -79,9 +79,6 @@ class WorkingDays:
         self._cover(d, 0)
         return d.weekday() < 5 and d not in self._holidays
 
-    def holiday_name(self, d: date) -> str | None:
-        return holidays.country_holidays(self.country, subdiv=self.subdiv, years=d.year).get(d)
-
     def add(self, start: date, n: int) -> date:
         """The ``n``-th working day after ``start`` (``start`` itself is day 0)."""
         if n < 0:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from attrs import field, frozen
 
-from .calendar import UNITS, add_period
+from .calendar import UNITS, add_period, age_on
 from .convert import load_yaml, structure
 from .errors import InputError, PluginError
 from .models import Citation
@@ -300,6 +300,4 @@ class Context:
 
     @property
     def age(self) -> int:
-        from .calendar import age_on
-
         return age_on(self.case.child.birth_date, self.event.date)

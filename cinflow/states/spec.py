@@ -30,8 +30,5 @@ class TransitionSpec:
     closure_reason: str | None = None
     note: str = ""
 
-    def matches(self, ev) -> bool:
-        return all(getattr(ev, name, None) in allowed for name, allowed in self.when)
-
     def describe_when(self) -> str:
         return ", ".join(f"{k}={'|'.join(sorted(map(str, v)))}" for k, v in self.when)
