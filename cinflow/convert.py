@@ -82,7 +82,9 @@ def _first_error_line(exc: BaseException, where: str) -> str:
 def structure(data: Any, cls: type, where: str = "$"):
     """Structure ``data`` into ``cls`` or raise :class:`InputError` with one line."""
     fields = getattr(cls, "__attrs_attrs__", None)
-    if fields is not None and isinstance(data, dict):
+    if fields is not None and not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping of {', '.join(a.name for a in fields)}, got {data!r}")
+    if fields is not None:
         known = [a.name for a in fields]
         unknown = sorted(str(k) for k in data if k not in known)
         if unknown:
