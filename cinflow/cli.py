@@ -104,10 +104,13 @@ def _print_timeline(case, policy, as_of):
     console.print(dl)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def policies(fmt):
-    """List the policies (authorities) available here."""
+@click.pass_context
+def policies(ctx, fmt):
+    """List the policies (authorities) available here; see also 'show' and 'check'."""
+    if ctx.invoked_subcommand is not None:
+        return
     registry = _registry()
     rows = [{"id": pid, "title": registry.info(pid).title, "description": registry.info(pid).description}
             for pid in registry.ids()]
@@ -117,6 +120,63 @@ def policies(fmt):
     width = max(len(r["id"]) for r in rows)
     for r in rows:
         click.echo(f"{r['id']:<{width}}  {r['description']}")
+
+
+@policies.command("show")
+@click.argument("policy_id", metavar="ID")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def policies_show(policy_id, fmt):
+    """Print ID's rule catalogue: every rule, its parameters, citation and how it is enforced."""
+    from .catalogue import catalogue
+
+    cat = catalogue(_registry()[policy_id])
+    if fmt == "json":
+        click.echo(json.dumps(cat, indent=2))
+        return
+    p = cat["policy"]
+    console = _console()
+    console.print(f"[bold]{p['id']}[/bold]: {p['title']}")
+    console.print(f"Source: {p['document']}" + (f" ({p['document_title']})" if p["document_title"] else "")
+                  + (f", dated {p['document_date']}" if p["document_date"] else ", undated"))
+    console.print(f"Layers: {' -> '.join(p['layers'])}    Rules: {len(cat['rules'])}")
+    for r in cat["rules"]:
+        console.print()
+        console.print(f"[bold]{r['id']}[/bold]")
+        console.print(f"  {r['text']}")
+        for line in r["parameters"]:
+            console.print(f"  - {line}")
+        console.print(f"  cites: {r['citation']['document']} {r['citation']['section']}")
+        for how in r["enforced_as"]:
+            console.print(f"  enforced: {how}")
+        if r["not_enforced"]:
+            console.print(f"  not enforced: {r['not_enforced']}")
+
+
+@policies.command("check")
+@click.argument("policy_ids", metavar="[ID]...", nargs=-1)
+def policies_check(policy_ids):
+    """Run the conformance checks on the named policies (default: all)."""
+    from .conformance import check_policy
+
+    registry = _registry()
+    failed = 0
+    for pid in policy_ids or registry.ids():
+        problems = check_policy(registry, pid)
+        failed += bool(problems)
+        click.echo(f"{pid}: {'ok' if not problems else str(len(problems)) + ' problem(s)'}")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.argument("policy_id", metavar="ID")
+def diagram(policy_id):
+    """Print ID's lifecycle as mermaid text, with the rules checked on each edge."""
+    from .machine import diagram as draw
+
+    click.echo(draw(_registry()[policy_id]))
 
 
 @cli.command()
@@ -149,24 +209,33 @@ def due(db, as_of, fmt):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=FORMATS, default="json", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def plugins(fmt):
-    """List every loaded policy plugin: module, distribution and the hooks it implements."""
+    """List every loaded plugin module: its distribution and version and the hooks it implements."""
     from .plugins import plugin_manager
 
     registry = _registry()
-    out = []
+    out, seen = [], set()
     for pid in registry.ids():
-        module = registry.module(pid)
-        pm = plugin_manager([module])
-        hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
-        out.append({"policy": pid, "module": module.__name__, "distribution": registry.distribution(pid), "hooks": hooks,
-                    "extends": list(registry.info(pid).extends)})
+        for layer in registry.layers(pid):
+            if layer.__name__ in seen:
+                continue
+            seen.add(layer.__name__)
+            pm = plugin_manager([layer])
+            hooks = sorted(h.name for h in pm.get_hookcallers(layer) or [])
+            info = layer.POLICY
+            out.append({"policy": info.id, "module": layer.__name__, "distribution": registry.distribution_of(layer),
+                        "hooks": hooks, "extends": list(info.extends), "authority": info.id in registry})
     if fmt == "json":
         click.echo(json.dumps(out, indent=2))
         return
+    table = Table(title="Loaded policy plugins", title_justify="left")
+    for col in ("policy", "module", "distribution", "hooks"):
+        table.add_column(col)
     for o in out:
-        click.echo(f"{o['policy']}: {o['module']} ({o['distribution']}) hooks: {', '.join(o['hooks'])}")
+        label = o["policy"] + ("" if o["authority"] else " (base layer)")
+        table.add_row(label, o["module"], o["distribution"], ", ".join(o["hooks"]))
+    _console().print(table)
 
 
 def main(argv=None) -> int:

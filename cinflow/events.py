@@ -24,6 +24,11 @@ from .vocabulary import (
 )
 
 
+def _not_after_event(instance, attribute, value):
+    if value is not None and value > instance.date:
+        raise ValueError(f"{attribute.name} ({value.isoformat()}) cannot be after the event's date ({instance.date.isoformat()})")
+
+
 def _name(cls):
     """Register an event class under its snake_case ``event`` tag."""
     EVENT_TYPES[cls.event] = cls
@@ -48,6 +53,8 @@ class TransferIn:
     event = "transfer_in"
     date: date
     from_authority: str | None = None
+    # When the family became resident here, if before the transfer was recorded.
+    resident_since: date | None = field(default=None, validator=_not_after_event)
 
 
 @_name
@@ -64,6 +71,9 @@ class ConsentRefused:
     event = "consent_refused"
     date: date
     significant_harm_likely: bool = False
+    # The practitioner's judgement on the alternatives (policies route on these).
+    early_help: bool = False
+    alternative_support: bool = False
 
 
 @_name
@@ -74,6 +84,8 @@ class AssessmentCompleted:
     outcome: AssessmentOutcome
     primary_need: NeedCode | None = None
     factors: tuple[str, ...] = ()
+    # When the plan decision was made, if during the assessment (before completion).
+    decided_on: date | None = field(default=None, validator=_not_after_event)
 
 
 @_name
@@ -125,7 +137,16 @@ class CinMeeting:
     kind: MeetingKind
     chair: Role
     outcome: MeetingOutcome
-    next_review: date | None = None
+    next_review: date | None = field(default=None)
+    # Who the meeting agreed will chair the reviews that follow.
+    review_chair: Role | None = None
+    # A lead professional was identified for the child after step-down.
+    lead_professional_named: bool | None = None
+
+    @next_review.validator
+    def _after_meeting(self, attribute, value):
+        if value is not None and value <= self.date:
+            raise ValueError(f"next_review ({value.isoformat()}) must be after the meeting ({self.date.isoformat()})")
 
 
 @_name
@@ -134,6 +155,8 @@ class Visit:
     event = "visit"
     date: date
     seen_alone: bool | None = None
+    # A sooner next visit agreed in the plan.
+    next_visit: date | None = None
 
 
 @_name
@@ -155,6 +178,76 @@ class CaseNoteRecorded:
 class PlanAuthorised:
     event = "plan_authorised"
     date: date
+
+
+@_name
+@frozen
+class PlanUpdated:
+    event = "plan_updated"
+    date: date
+
+
+@_name
+@frozen
+class PlanCirculated:
+    event = "plan_circulated"
+    date: date
+
+
+@_name
+@frozen
+class MeetingRecorded:
+    event = "meeting_recorded"
+    date: date
+
+
+@_name
+@frozen
+class VisitRecorded:
+    event = "visit_recorded"
+    date: date
+
+
+@_name
+@frozen
+class InvitationsSent:
+    event = "invitations_sent"
+    date: date
+    meeting_on: date | None = None
+
+
+@_name
+@frozen
+class AssessmentUpdated:
+    """The single assessment was updated while the plan is in force."""
+
+    event = "assessment_updated"
+    date: date
+
+
+@_name
+@frozen
+class StepDownCompleted:
+    """The step-down to early help was completed on the case system."""
+
+    event = "step_down_completed"
+    date: date
+
+
+@_name
+@frozen
+class SupervisionOrderMade:
+    """A court made a supervision order; the child is supported on a CIN plan
+    for the order's duration."""
+
+    event = "supervision_order_made"
+    date: date
+    ends_on: date = field()
+
+    @ends_on.validator
+    def _after(self, attribute, value):
+        if value <= self.date:
+            raise ValueError(f"ends_on ({value.isoformat()}) must be after the order is made ({self.date.isoformat()})")
 
 
 @_name

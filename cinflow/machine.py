@@ -86,19 +86,40 @@ def _chosen(spec):
     return record
 
 
-def mermaid(machine_title: str = "CIN lifecycle") -> str:
-    """The lifecycle as mermaid ``stateDiagram-v2`` text."""
-    lines = ["stateDiagram-v2", f"    %% {machine_title}", f"    [*] --> {states.INITIAL}"]
-    seen = set()
+def diagram(policy) -> str:
+    """The lifecycle as ``policy`` runs it, as mermaid ``stateDiagram-v2``
+    text drawn by transitions' mermaid backend (no Graphviz).  Each edge names
+    what selects it and the policy rules checked on it: guards, chair rules
+    and consent routes."""
+    from transitions.extensions import GraphMachine
+
+    class _Drawing:
+        pass
+
+    model = _Drawing()
+    machine = GraphMachine(
+        model=model, states=list(states.STATES), initial=states.INITIAL, auto_transitions=False,
+        graph_engine="mermaid", show_conditions=True, show_state_attributes=False,
+        title=f"{policy.id}: {policy.info.title}",
+    )
     for spec in states.TRANSITIONS:
         if spec.dest is None:
-            continue
-        label = spec.trigger + (f" [{spec.describe_when()}]" if spec.when else "")
-        for source in spec.source:
-            key = (source, spec.dest, label)
-            if key not in seen:
-                seen.add(key)
-                lines.append(f"    {source} --> {spec.dest}: {label}")
-    for final in sorted(states.FINAL_STATES):
-        lines.append(f"    {final} --> [*]")
-    return "\n".join(lines)
+            continue  # internal events (visits, paperwork) do not move the case
+        machine.add_transition(spec.trigger, list(spec.source), spec.dest, conditions=_edge_labels(policy, spec))
+    lines = model.get_graph().draw(None).splitlines()
+    # Drop the live-model styling: a drawing has no current state.
+    return "\n".join(line for line in lines if not line.strip().startswith(("classDef", "Class ")))
+
+
+def _edge_labels(policy, spec) -> list[str]:
+    labels = [spec.describe_when()] if spec.when else []
+    when = dict(spec.when)
+    for guard in policy.guards:
+        if spec.trigger in guard.events:
+            labels.append(guard.rule.id)
+    if spec.trigger == "cin_meeting":
+        kinds = when.get("kind", frozenset())
+        labels += [r.rule.id for r in policy.chair_rules if r.kinds & kinds]
+    if spec.trigger == "consent_refused":
+        labels += [r.rule.id for r in policy.consent_routes if r.dest == spec.dest]
+    return list(dict.fromkeys(labels))

@@ -11,7 +11,7 @@ from datetime import date
 
 from attrs import field, frozen
 
-from .vocabulary import ClosureReason, NeedCode, Sex
+from .vocabulary import ClosureReason, NeedCode, Role, Sex
 
 
 @frozen
@@ -65,6 +65,7 @@ class Decision:
 
     kind: str
     date: date
+    role: Role | None = None
 
 
 @frozen
@@ -80,9 +81,17 @@ class CaseFacts:
     closed_on: date | None = None
     closure_reason: ClosureReason | None = None
     decisions: tuple[Decision, ...] = ()
+    review_chair: Role | None = None
+    supervision_order_ends: date | None = None
+    last_meeting: date | None = None
 
-    def decided_since(self, kind: str, since: date | None) -> bool:
-        return any(d.kind == kind and (since is None or d.date >= since) for d in self.decisions)
+    def decided_since(self, kind: str, since: date | None, roles=None) -> bool:
+        """Whether a ``kind`` decision (by one of ``roles``, if given) was
+        recorded on or after ``since``."""
+        return any(
+            d.kind == kind and (since is None or d.date >= since) and (roles is None or d.role in roles)
+            for d in self.decisions
+        )
 
 
 @frozen

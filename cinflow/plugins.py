@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, entry_points, packages_distributions, version
 from types import ModuleType
 
 import pluggy
@@ -151,6 +151,14 @@ class Registry:
     def distribution(self, policy_id: str) -> str:
         ep = self._entry_points.get(policy_id)
         return _dist_name(ep) if ep is not None else "registered in-process"
+
+    def distribution_of(self, module: ModuleType) -> str:
+        """The installed distribution (name and version) that ships ``module``."""
+        top = module.__name__.split(".")[0]
+        names = packages_distributions().get(top, [])
+        if not names:
+            return "registered in-process"
+        return ", ".join(f"{n} {version(n)}" for n in names)
 
 
 def _policy_info(module: ModuleType):

@@ -34,6 +34,8 @@ class Policy:
         self.id = info.id
         self.layers = tuple(layers)
         self.layer_ids = tuple(layer.POLICY.id for layer in layers)
+        # Each layer's rule book (policy.yaml), when it has one: the catalogue lists them all.
+        self.rulebooks = tuple(book for book in (getattr(layer, "RULES", None) for layer in layers) if book is not None)
         hook = pm.hook
         self.guards: tuple[Guard, ...] = tuple(chain.from_iterable(hook.transition_guards(policy=info)))
         self.deadline_rules: tuple[DeadlineRule, ...] = tuple(chain.from_iterable(hook.deadline_rules(policy=info)))
@@ -236,11 +238,19 @@ def _next_facts(facts: CaseFacts, event, spec, new_state: str) -> CaseFacts:
     elif name == "assessment_completed" and event.primary_need is not None:
         changes.update(primary_need=event.primary_need)
     elif name == "manager_decision":
-        changes.update(decisions=facts.decisions + (Decision(event.kind, event.date),))
+        changes.update(decisions=facts.decisions + (Decision(event.kind, event.date, event.role),))
+    elif name == "supervision_order_made":
+        changes.update(supervision_order_ends=event.ends_on)
     if spec.plan_origin is not None:
-        changes.update(plan_required_on=event.date, plan_origin=spec.plan_origin, plan_started=None)
-    if name == "cin_meeting" and event.kind == "initial":
-        changes.update(plan_started=event.date)
+        changes.update(plan_required_on=event.date, plan_origin=spec.plan_origin, plan_started=None, review_chair=None)
+        if spec.plan_origin != "supervision_order":
+            changes.update(supervision_order_ends=None)
+    if name == "cin_meeting":
+        changes.update(last_meeting=event.date)
+        if event.kind == "initial":
+            changes.update(plan_started=event.date)
+        if event.review_chair is not None:
+            changes.update(review_chair=event.review_chair)
     if new_state in states.FINAL_STATES:
         reason = spec.closure_reason
         if name == "case_closed":

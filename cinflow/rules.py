@@ -56,8 +56,14 @@ class Timescale:
     def describe(self) -> str:
         parts = []
         for v in sorted(self.versions, key=lambda v: v.valid_from):
-            amount = "no fixed timescale" if v.amount is None else f"{v.amount} {self.unit.replace('_', ' ')}"
-            parts.append(f"{amount} after {self.counts_from} (from {v.valid_from.isoformat()})")
+            unit = self.unit.replace("_", " ")
+            if v.amount is None:
+                text = f"no fixed timescale: the date agreed at {self.counts_from}"
+            elif v.amount < 0:
+                text = f"{-v.amount} {unit} before {self.counts_from}"
+            else:
+                text = f"{v.amount} {unit} after {self.counts_from}"
+            parts.append(f"{text} (version from {v.valid_from.isoformat()})")
         return "; ".join(parts)
 
 
@@ -71,10 +77,32 @@ class RuleInfo:
     citation: Citation
     timescale: Timescale | None = None
     params: Mapping[str, Any] = field(factory=dict, hash=False)
+    # Set for a rule the catalogue lists but no hook enforces: says why.
+    not_enforced: str | None = None
 
     @property
     def source(self) -> str:
         return str(self.citation)
+
+    def decision_kinds(self) -> list[str]:
+        """The ``manager_decision`` kinds this rule asks for."""
+        kind = self.params.get("decision")
+        return [kind] if kind else []
+
+    def parameters(self) -> list[str]:
+        """The rule's data in plain words, for the catalogue."""
+        from .vocabulary import roles_in_words
+
+        out = []
+        if self.timescale is not None:
+            out.append(self.timescale.describe())
+        for key, value in self.params.items():
+            if key in ("roles", "decision_roles"):
+                value = roles_in_words(value)
+            elif isinstance(value, (list, tuple)):
+                value = ", ".join(map(str, value))
+            out.append(f"{key.replace('_', ' ')}: {value}")
+        return out
 
     def param(self, name: str):
         try:
@@ -114,6 +142,7 @@ class _RuleFile:
     document: str | None = None
     timescale: _TimescaleFile | None = None
     params: dict[str, Any] = field(factory=dict)
+    not_enforced: str | None = None
 
 
 @frozen
@@ -159,7 +188,8 @@ class RuleBook:
                 if not versions:
                     raise InputError(f"{where}: rules.{name}.timescale.values: empty")
                 timescale = Timescale(r.timescale.unit, r.timescale.counts_from, versions)
-            rules[name] = RuleInfo(f"{info.id}.{name}", r.text, Citation(document, r.section), timescale, r.params)
+            rules[name] = RuleInfo(f"{info.id}.{name}", r.text, Citation(document, r.section), timescale, r.params,
+                                   r.not_enforced)
         return cls(info, rules)
 
     @classmethod

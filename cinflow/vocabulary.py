@@ -16,11 +16,19 @@ Role = Literal[
     "assistant_director",
     "iro",
     "lead_professional",
+    "senior_practice_lead",
+    "senior_manager",
+    "agency_professional",
 ]
 ROLES: tuple[str, ...] = Role.__args__
 
 MeetingKind = Literal["initial", "review"]
-MeetingOutcome = Literal["continue", "step_down", "close", "escalate"]
+MeetingOutcome = Literal["continue", "reassess", "escalate", "step_down", "close"]
+MEETING_OUTCOMES: tuple[str, ...] = MeetingOutcome.__args__
+# Outcomes after which the plan stays in force (and reviews stay due).
+CONTINUING_OUTCOMES = ("continue", "reassess", "escalate")
+# Outcomes that end the plan by decision of the meeting.
+ENDING_OUTCOMES = ("step_down", "close")
 AssessmentOutcome = Literal["cin_plan", "no_further_action", "early_help", "s47"]
 S47Outcome = Literal["icpc", "cin_plan", "no_further_action"]
 ConferenceOutcome = Literal["cin_plan", "no_further_action"]
@@ -30,6 +38,9 @@ CpEndOutcome = Literal["cin_plan", "closed"]
 NeedCode = Literal["N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9"]
 ClosureReason = Literal["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"]
 CLOSURE_REASONS: tuple[str, ...] = ClosureReason.__args__
+# Endings that record something that happened to the child (adoption, death, a
+# court order, a transfer), not a decision that the child no longer needs help.
+CLOSURES_BY_CIRCUMSTANCE = ("RC1", "RC2", "RC3", "RC4", "RC5", "RC6")
 
 Sex = Literal["M", "F", "U"]
 
@@ -43,6 +54,17 @@ ROLE_LABELS = {
     "assistant_director": "an Assistant Director",
     "iro": "an Independent Reviewing Officer",
     "lead_professional": "the Lead Professional",
+    "senior_practice_lead": "a Senior Practice Lead",
+    "senior_manager": "another senior manager",
+    "agency_professional": "a professional from a partner agency",
+}
+
+OUTCOME_LABELS = {
+    "continue": "the plan continues (services go on, the plan may be amended)",
+    "reassess": "the plan continues and the assessment is updated",
+    "escalate": "significant harm is suspected: strategy discussion and possible s47 enquiry",
+    "step_down": "the child steps down from statutory CIN work to early help or targeted services",
+    "close": "the child is no longer in need of social work services; the case closes",
 }
 
 

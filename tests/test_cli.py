@@ -78,7 +78,7 @@ def test_policies_lists_ids_with_descriptions(capsys):
 
 
 def test_plugins_lists_hooks(capsys):
-    code, out, _ = run(["plugins"], capsys)
+    code, out, _ = run(["plugins", "--format", "json"], capsys)
     kent = next(p for p in json.loads(out) if p["policy"] == "kent")
     assert kent["module"] == "cinflow_policies.kent" and "chair_rules" in kent["hooks"]
     assert kent["distribution"].startswith("cinflow ")

@@ -230,3 +230,11 @@ def test_reviews_and_visits_continue_until_transfer_completes(r):
     assert r("cin_meeting", "2026-06-01", kind="review", chair="team_manager", outcome="continue").accepted
     r("transfer_completed", "2026-06-10")
     assert all(d.status() != "open" for d in r.case.deadlines if d.name in ("cin_review", "visit"))
+
+
+def test_a_plan_ends_only_at_a_cin_meeting(r):
+    plan_in_force(r)
+    item = r("case_closed", "2026-04-01", reason="no longer in need")
+    assert not item.accepted and item.reasons[0].rule == "kent.end_at_meeting"
+    assert "§2" in item.reasons[0].source and r.case.state == "cin_plan"
+    assert r("case_closed", "2026-04-01", reason="RC4").accepted  # a special guardianship order is not a decision to end

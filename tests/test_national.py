@@ -105,13 +105,19 @@ def test_an_adult_cannot_be_referred(r):
 @pytest.mark.parametrize(
     "event, attrs, state, code",
     [("child_died", {}, "closed", "RC2"), ("became_looked_after", {}, "looked_after", None),
-     ("case_closed", {"reason": "RC3"}, "closed", "RC3"), ("case_closed", {"reason": "moved abroad"}, "closed", "RC7")],
+     ("case_closed", {"reason": "RC3"}, "closed", "RC3"), ("case_closed", {"reason": "RC6"}, "closed", "RC6")],
 )
 def test_ends_of_a_plan(r, event, attrs, state, code):
     plan_in_force(r)
     assert r(event, "2026-03-10", **attrs).accepted
     assert (r.case.state, r.case.facts.closure_reason) == (state, code)
     assert not r("visit", "2026-03-11").accepted  # nothing happens after the end
+
+
+def test_closing_for_a_reason_in_words_records_rc7(r):
+    r("referral_received", "2026-01-05")
+    assert r("case_closed", "2026-01-09", reason="family moved abroad").accepted
+    assert (r.case.state, r.case.facts.closure_reason) == ("closed", "RC7")
 
 
 def test_cp_plan_path(r):

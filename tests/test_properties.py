@@ -13,22 +13,28 @@ from cinflow.models import Deadline
 from cinflow.plugins import Registry
 from cinflow.scenario import parse_scenario
 from cinflow.store import Store
-from cinflow.vocabulary import ROLES
+from cinflow.vocabulary import MEETING_OUTCOMES, ROLES
 
 REGISTRY = Registry.load()
 POLICIES = REGISTRY.ids()
+# Every decision kind any installed policy asks for, so guards get exercised both ways.
+DECISION_KINDS = sorted({"unrelated_decision"} | {
+    kind for pid in POLICIES for rule in REGISTRY[pid].rules() for kind in rule.decision_kinds()
+})
 
 ATTRS = {
     "consent_given": {"young_person_consent": st.none() | st.booleans()},
-    "consent_refused": {"significant_harm_likely": st.booleans()},
+    "consent_refused": {"significant_harm_likely": st.booleans(), "early_help": st.booleans(),
+                        "alternative_support": st.booleans()},
     "assessment_completed": {"outcome": st.sampled_from(["cin_plan", "no_further_action", "early_help", "s47"])},
     "s47_completed": {"outcome": st.sampled_from(["icpc", "cin_plan", "no_further_action"])},
     "icpc_held": {"outcome": st.sampled_from(["cin_plan", "no_further_action"])},
     "cp_plan_ended": {"outcome": st.sampled_from(["cin_plan", "closed"])},
     "cin_meeting": {"kind": st.sampled_from(["initial", "review"]), "chair": st.sampled_from(ROLES),
-                    "outcome": st.sampled_from(["continue", "step_down", "close", "escalate"])},
+                    "outcome": st.sampled_from(MEETING_OUTCOMES), "review_chair": st.none() | st.sampled_from(ROLES),
+                    "lead_professional_named": st.none() | st.booleans()},
     "visit": {"seen_alone": st.booleans()},
-    "manager_decision": {"kind": st.sampled_from(["assistant_director_view", "service_manager_review"])},
+    "manager_decision": {"kind": st.sampled_from(DECISION_KINDS), "role": st.none() | st.sampled_from(ROLES)},
     "move_notified": {"planned": st.booleans()},
     "case_closed": {"reason": st.sampled_from(["RC1", "RC7", "no longer in need"])},
 }
@@ -46,6 +52,12 @@ def event_sequences(draw):
         attrs = {k: draw(v) for k, v in ATTRS.get(name, {}).items()}
         if name == "cin_meeting" and draw(st.booleans()):
             attrs["next_review"] = (day + timedelta(days=draw(st.integers(1, 120)))).isoformat()
+        if name == "supervision_order_made":
+            attrs["ends_on"] = (day + timedelta(days=draw(st.integers(1, 400)))).isoformat()
+        if name == "visit" and draw(st.booleans()):
+            attrs["next_visit"] = (day + timedelta(days=draw(st.integers(1, 40)))).isoformat()
+        if name == "assessment_completed" and draw(st.booleans()):
+            attrs["decided_on"] = (day - timedelta(days=draw(st.integers(0, 10)))).isoformat()
         events.append(cinflow.event(name, day, **attrs))
     return events
 

@@ -17,9 +17,10 @@ STATES = {
     "transferred": "case responsibility transferred to another authority",
 }
 
-INTERNAL = ("visit", "manager_decision")
-# Paperwork after a meeting is still owed when that meeting ended the case.
-PAPERWORK = ("minutes_circulated", "case_note_recorded", "plan_authorised")
+INTERNAL = ("visit", "manager_decision", "invitations_sent", "assessment_updated")
+# Paperwork after a meeting or visit is still owed when that meeting ended the case.
+PAPERWORK = ("minutes_circulated", "case_note_recorded", "plan_authorised", "plan_updated", "plan_circulated",
+             "meeting_recorded", "visit_recorded", "step_down_completed")
 FINAL = ("closed", "stepped_down", "looked_after", "transferred")
 
 TRANSITIONS = [

@@ -14,6 +14,7 @@ STATES = {
 
 _MEETING_OUTCOMES = [
     ("continue", "cin_plan", None),
+    ("reassess", "cin_plan", None),
     ("escalate", "cin_plan", None),
     ("step_down", "stepped_down", "RC7"),
     ("close", "closed", "RC7"),

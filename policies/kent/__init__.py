@@ -5,13 +5,14 @@ events they attach to."""
 
 from cinflow import hookimpl
 from cinflow.calendar import add_months
+from cinflow.rulekit import DISABLED, NOT_DISABLED, UNPLANNED_MOVE, end_only_at_meeting, meeting_held
 from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
 PLAN = ("cin_plan", "transfer_out")
-MEETING_HELD = on("cin_meeting", outcome=["continue", "escalate"])
+MEETING_HELD = meeting_held()
 PAPERWORK = {"minutes": "minutes_circulated", "case_note": "case_note_recorded", "plan_authorisation": "plan_authorised"}
 
 
@@ -23,9 +24,6 @@ def _iro_required(ctx) -> bool:
 
 IRO_REQUIRED = Predicate("short breaks over 75 nights a year or more than 2 overnight settings", _iro_required)
 NOT_IRO_REQUIRED = Predicate("not a short-breaks case needing an IRO", lambda ctx: not _iro_required(ctx))
-DISABLED = Predicate("the child is open to the Disabled Children and Young People's Service", lambda ctx: ctx.child.disabled)
-NOT_DISABLED = Predicate("the child is not open to the Disabled Children's Service", lambda ctx: not ctx.child.disabled)
-UNPLANNED = Predicate("the move was unplanned", lambda ctx: not ctx.event.planned)
 
 
 @hookimpl
@@ -53,7 +51,10 @@ def _step_down_too_soon(ctx):
 
 @hookimpl
 def transition_guards():
-    return [Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon)]
+    return [
+        Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon),
+        end_only_at_meeting(RULES.end_at_meeting),
+    ]
 
 
 @hookimpl
@@ -71,14 +72,14 @@ def deadline_rules():
         DeadlineRule("cin_review", RULES.review_interval, opens_on=[MEETING_HELD],
                      fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
                      applies=NOT_DISABLED, agreed_attr="next_review"),
-        DeadlineRule("cin_review", RULES.disabled_first_review, opens_on=[on("cin_meeting", kind="initial", outcome=["continue", "escalate"])],
+        DeadlineRule("cin_review", RULES.disabled_first_review, opens_on=[meeting_held("initial")],
                      fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
                      applies=DISABLED, agreed_attr="next_review"),
-        DeadlineRule("cin_review", RULES.disabled_review_interval, opens_on=[on("cin_meeting", kind="review", outcome=["continue", "escalate"])],
+        DeadlineRule("cin_review", RULES.disabled_review_interval, opens_on=[meeting_held("review")],
                      fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
                      applies=DISABLED, agreed_attr="next_review"),
         DeadlineRule("visit", RULES.visit_interval,
-                     opens_on=[on("cin_meeting", kind="initial", outcome=["continue", "escalate"]), on("visit")],
+                     opens_on=[meeting_held("initial"), on("visit")],
                      fulfilled_by=[on("visit")], while_in=PLAN),
         DeadlineRule("transfer_notification", RULES.transfer_notification, opens_on=[on("move_notified")],
                      fulfilled_by=[on("receiving_authority_notified")], while_in={"transfer_out"},
@@ -86,7 +87,7 @@ def deadline_rules():
         DeadlineRule("transfer_information", RULES.transfer_information, opens_on=[on("move_notified")],
                      fulfilled_by=[on("transfer_information_sent")], while_in={"transfer_out"}),
         DeadlineRule("case_records", RULES.unplanned_move_records, opens_on=[on("move_notified")],
-                     fulfilled_by=[on("case_records_completed")], while_in={"transfer_out"}, applies=UNPLANNED),
+                     fulfilled_by=[on("case_records_completed")], while_in={"transfer_out"}, applies=UNPLANNED_MOVE),
     ]
     rules += [
         DeadlineRule(name, getattr(RULES, name), opens_on=[on("cin_meeting")], fulfilled_by=[on(event)])
