@@ -54,6 +54,20 @@ def negate(p: Predicate) -> Predicate:
     return Predicate(f"not ({p.text})", lambda ctx: not p(ctx))
 
 
+def all_of(*predicates: Predicate) -> Predicate:
+    return Predicate(" and ".join(p.text for p in predicates), lambda ctx: all(p(ctx) for p in predicates))
+
+
+def recorded(attr: str) -> Predicate:
+    """The event carries ``attr`` (e.g. an agreed ``next_review``)."""
+    return Predicate(f"the event records {attr}", lambda ctx: getattr(ctx.event, attr, None) is not None)
+
+
+def happened_since(case, event: str, since: date | None) -> bool:
+    """Whether an accepted ``event`` is in the case history on or after ``since``."""
+    return any(h.accepted and h.event == event and (since is None or h.date >= since) for h in case.history)
+
+
 def ends_plan(ctx) -> bool:
     """Whether this event ends the CIN plan by decision: a meeting that steps
     down or closes, or closing the case while a plan is required or in force

@@ -36,20 +36,21 @@ class Timescale:
     counts_from: str
     versions: tuple[TimescaleVersion, ...]
 
-    def at(self, on: date) -> TimescaleVersion:
-        """The version in force on ``on`` (the newest that started on or before it)."""
+    def at(self, on: date) -> TimescaleVersion | None:
+        """The version in force on ``on`` (the newest that started on or
+        before it), or None if the rule was not yet in force."""
         chosen = None
         for v in self.versions:
             if v.valid_from <= on and (chosen is None or v.valid_from > chosen.valid_from):
                 chosen = v
-        if chosen is None:
-            raise ValueError(f"no version in force on {on.isoformat()} (first from {self.versions[0].valid_from})")
         return chosen
 
     def add_to(self, start: date, clock_started: date | None = None) -> date | None:
-        """``start`` plus the period in force on ``clock_started`` (default ``start``)."""
+        """``start`` plus the period in force on ``clock_started`` (default
+        ``start``); None when no period applies (no version in force yet, or
+        the source sets no timescale)."""
         version = self.at(clock_started or start)
-        if version.amount is None:
+        if version is None or version.amount is None:
             return None
         return add_period(start, version.amount, self.unit)
 

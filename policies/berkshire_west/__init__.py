@@ -1,0 +1,78 @@
+"""Berkshire West's shared CIN guidance (seed 002_9701fea80e3d08df.txt): the
+base layer under Reading, West Berkshire and Wokingham.
+
+Not an authority itself (no entry point); each council's layer extends it and
+adds its review frequency with :func:`review_deadline`."""
+
+from cinflow import hookimpl
+from cinflow.rulekit import (
+    ENDS_PLAN, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
+    minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
+)
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
+
+RULES = RuleBook.from_package(__name__)
+POLICY = RULES.info
+
+PLAN = ("cin_plan", "transfer_out")
+AFTER_CP = Predicate("the plan followed a child protection plan", lambda ctx: ctx.facts.plan_origin == "cp_step_down")
+UNDER_ORDER = Predicate("the plan supports a supervision order", lambda ctx: ctx.facts.plan_origin == "supervision_order")
+REVIEW = on("cin_meeting", kind="review")
+
+
+def review_deadline(rule) -> DeadlineRule:
+    """A council's review frequency: counted from each meeting at which the
+    plan continues; an earlier date agreed at the meeting wins.  Short-breaks
+    plans are outside the guidance (``short_breaks_excluded``)."""
+    return DeadlineRule("cin_review", rule, opens_on=[meeting_held()], fulfilled_by=[REVIEW], while_in=PLAN,
+                        applies=NO_SHORT_BREAKS, agreed_attr="next_review")
+
+
+@hookimpl
+def chair_rules():
+    return [ChairRule(RULES.chair, {"initial", "review"})]
+
+
+@hookimpl
+def transition_guards():
+    return [
+        outcomes_recognised(RULES.review_outcomes),
+        minimum_plan_length(RULES.minimum_plan_length),
+        requires_decision(RULES.post_cp_plan_ending, PLAN_ENDING_EVENTS, all_of(ENDS_PLAN, AFTER_CP),
+                          "Ending a CIN plan that followed a child protection plan"),
+        requires_decision(RULES.no_plan_after_cp, {"cp_plan_ended"},
+                          Predicate("the CP plan ends without a CIN plan", lambda ctx: ctx.event.outcome == "closed"),
+                          "Ending child protection without a CIN plan"),
+        supervision_order_runs(RULES.supervision_order),
+    ]
+
+
+@hookimpl
+def consent_refusal_routes():
+    return [
+        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry",
+                     Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)),
+        ConsentRoute(RULES.consent_refused_early_help, "stepped_down",
+                     Predicate("early help or universal services can meet the need", lambda ctx: ctx.event.early_help)),
+        ConsentRoute(RULES.consent_not_imposed, "closed"),
+    ]
+
+
+@hookimpl
+def deadline_rules():
+    visits = dict(opens_on=[meeting_held("initial"), on("visit")], fulfilled_by=[on("visit")], while_in=PLAN)
+    return [
+        DeadlineRule("initial_cin_meeting", RULES.initial_meeting,
+                     opens_on=plan_decisions("assessment", "s47", "conference", "cp_step_down", "supervision_order"),
+                     fulfilled_by=[on("cin_meeting", kind="initial")], while_in={"initial_cin"}, start=decision_date),
+        DeadlineRule("visit", RULES.visit_interval, applies=NO_SHORT_BREAKS, **visits),
+        DeadlineRule("visit", RULES.supervision_order_visits, applies=UNDER_ORDER, **visits),
+        DeadlineRule("visit", RULES.short_breaks_visits, applies=SHORT_BREAKS, **visits),
+        DeadlineRule("visit_record", RULES.visit_recording, opens_on=[on("visit")], fulfilled_by=[on("visit_recorded")]),
+        DeadlineRule("minutes", RULES.minutes, opens_on=[on("cin_meeting")], fulfilled_by=[on("minutes_circulated")]),
+        DeadlineRule("plan_circulation", RULES.amended_plan_circulation, opens_on=[meeting_held()],
+                     fulfilled_by=[on("plan_circulated")]),
+        DeadlineRule("assessment_update", RULES.assessment_update,
+                     opens_on=[meeting_held("initial"), on("assessment_updated")],
+                     fulfilled_by=[on("assessment_updated")], while_in=PLAN),
+    ]
