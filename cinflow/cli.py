@@ -240,7 +240,8 @@ def plugins(fmt):
 
 def main(argv=None) -> int:
     try:
-        cli.main(args=argv, prog_name="cinflow", standalone_mode=False)
+        # Without standalone mode click returns a command's exit code (ctx.exit) instead of exiting.
+        code = cli.main(args=argv, prog_name="cinflow", standalone_mode=False)
     except CinflowError as exc:
         click.echo(f"cinflow: error: {exc}", err=True)
         return 2
@@ -252,7 +253,7 @@ def main(argv=None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:

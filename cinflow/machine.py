@@ -105,6 +105,8 @@ def diagram(policy) -> str:
     for spec in states.TRANSITIONS:
         if spec.dest is None:
             continue  # internal events (visits, paperwork) do not move the case
+        if spec.trigger == "consent_refused" and not any(r.dest == spec.dest for r in policy.consent_routes):
+            continue  # a route this policy never takes
         machine.add_transition(spec.trigger, list(spec.source), spec.dest, conditions=_edge_labels(policy, spec))
     lines = model.get_graph().draw(None).splitlines()
     # Drop the live-model styling: a drawing has no current state.

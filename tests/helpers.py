@@ -25,11 +25,12 @@ class Runner:
         return found[0]
 
 
-def plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="2026-02-25"):
-    """Referral -> consent -> assessment (cin_plan) -> initial meeting."""
+def plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="2026-02-25", chair="team_manager", **agreed):
+    """Referral -> consent -> assessment (cin_plan) -> initial meeting (with
+    whatever the meeting ``agreed``: next_review, review_chair)."""
     r("referral_received", referral)
     r("consent_given", referral, young_person_consent=True)
     r("assessment_completed", completed, outcome="cin_plan")
-    item = r("cin_meeting", meeting, kind="initial", chair="team_manager", outcome="continue")
+    item = r("cin_meeting", meeting, kind="initial", chair=chair, outcome="continue", **agreed)
     assert item.accepted, item.reasons
     return r

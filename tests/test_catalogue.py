@@ -1,0 +1,94 @@
+"""`cinflow policies show`, `policies check` and `diagram`: generated from the
+plugins themselves."""
+
+import json
+from itertools import chain
+
+import pytest
+
+from cinflow.cli import main
+from cinflow.plugins import Registry
+
+REGISTRY = Registry.load()
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("policy_id", REGISTRY.ids())
+def test_catalogue_lists_exactly_the_rules_the_plugin_holds(policy_id, capsys):
+    code, out, _ = run(["policies", "show", policy_id, "--format", "json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    policy = REGISTRY[policy_id]
+    in_books = {r.id for r in chain.from_iterable(policy.rulebooks)}
+    in_hooks = {o.rule.id for o in chain(policy.guards, policy.chair_rules, policy.consent_routes, policy.deadline_rules)}
+    listed = [r["id"] for r in doc["rules"]]
+    assert len(listed) == len(set(listed)) and set(listed) == in_books | in_hooks
+    for rule in doc["rules"]:
+        assert rule["citation"]["document"] and rule["citation"]["section"]
+        assert bool(rule["enforced_as"]) != bool(rule["not_enforced"]), rule["id"]
+
+
+def test_catalogue_text_shows_parameters_and_citations(capsys):
+    code, out, _ = run(["policies", "show", "london-borough"], capsys)
+    assert code == 0
+    assert "london-borough.initial_meeting" in out
+    assert "15 working days after the decision that a CIN meeting is required" in out
+    assert "cites: 001_0fbde886a1ba2318.txt Timescales and Frequency of CIN Meetings" in out
+    assert "3 weeks before the date set for the next CIN meeting" in out
+    assert "roles: a Practice Lead" in out
+
+
+def test_wirral_says_it_sets_no_review_frequency(capsys):
+    _, out, _ = run(["policies", "show", "wirral", "--format", "json"], capsys)
+    rule = next(r for r in json.loads(out)["rules"] if r["id"] == "wirral.review_frequency")
+    assert rule["parameters"][0].startswith("no fixed timescale: the date agreed at the meeting")
+    assert "an earlier next_review agreed on the event is used instead" in rule["enforced_as"][0]
+
+
+def test_unknown_policy_is_one_line(capsys):
+    code, out, err = run(["policies", "show", "kentt"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "unknown authority 'kentt'" in err
+
+
+def test_policies_check_passes_for_every_installed_policy(capsys):
+    code, out, _ = run(["policies", "check"], capsys)
+    assert code == 0
+    assert all(line.endswith(": ok") for line in out.splitlines())
+
+
+def test_policies_check_exits_1_on_a_problem(monkeypatch, capsys):
+    monkeypatch.setattr("cinflow.conformance.check_policy", lambda registry, pid: ["made-up problem"])
+    code, out, _ = run(["policies", "check", "kent"], capsys)
+    assert code == 1 and "made-up problem" in out
+
+
+def test_diagram_is_mermaid_with_the_rules_on_the_edges(capsys):
+    code, out, _ = run(["diagram", "kent"], capsys)
+    assert code == 0
+    assert "stateDiagram-v2" in out
+    edge = next(line for line in out.splitlines() if line.strip().startswith("cin_plan --> closed:"))
+    assert "kent.end_at_meeting" in edge and "kent.cp_step_down_minimum" in edge
+    assert "kent.iro_chair" in edge  # chair rules for reviews
+    assert "classDef" not in out and "Class " not in out
+
+
+def test_diagram_draws_only_the_routes_the_policy_has(capsys):
+    _, kent, _ = run(["diagram", "kent"], capsys)
+    _, london, _ = run(["diagram", "london-borough"], capsys)
+    # Kent has no early-help route for refused consent; the London borough does.
+    assert "consent_refused [route=stepped_down" not in kent
+    assert "consent_refused [route=stepped_down & london-borough.consent_refused_targeted]" in london
+
+
+def test_plugins_table_names_distribution_version_and_hooks(capsys):
+    code, out, _ = run(["plugins", "--format", "json"], capsys)
+    rows = {p["module"]: p for p in json.loads(out)}
+    base = rows["cinflow_policies.berkshire_west"]
+    assert base["authority"] is False and "transition_guards" in base["hooks"]
+    assert rows["cinflow_policies.reading"]["hooks"] == ["deadline_rules"]
+    assert rows["cinflow_policies.reading"]["distribution"].startswith("cinflow 0.")

@@ -1,0 +1,116 @@
+"""The conformance suite: every installed policy passes it, and each check
+catches the mistake it is for."""
+
+from types import ModuleType
+
+import pytest
+
+from cinflow import hookimpl
+from cinflow.conformance import check_policy
+from cinflow.plugins import Registry
+from cinflow.rules import ChairRule, DeadlineRule, RuleBook, on
+
+REGISTRY = Registry.load()
+
+
+@pytest.mark.parametrize("policy_id", REGISTRY.ids())
+def test_every_installed_policy_conforms(policy_id):
+    assert check_policy(REGISTRY, policy_id) == []
+
+
+def test_all_seven_seed_authorities_are_installed():
+    assert {"kent", "london-borough", "reading", "west-berkshire", "wokingham", "cheshire-west-and-chester",
+            "wirral"} <= set(REGISTRY.ids())
+
+
+def make_policy(yaml_rules: str, policy_id="bad-town", **hooks) -> tuple[Registry, str]:
+    module = ModuleType(f"bad_{policy_id.replace('-', '_')}")
+    module.RULES = RuleBook.from_yaml(
+        f"policy: {{id: {policy_id}, title: Bad, description: a broken policy, document: bad.txt}}\n"
+        f"rules:\n{yaml_rules}", module.__name__)
+    module.POLICY = module.RULES.info
+    for name, fn in hooks.items():
+        setattr(module, name, hookimpl(fn))
+    reg = Registry.load()
+    reg.add_module(module)
+    return reg, module.RULES
+
+
+def problems(yaml_rules, policy_id="bad-town", **hooks):
+    reg, _ = make_policy(yaml_rules, policy_id, **hooks)
+    return check_policy(reg, policy_id)
+
+
+def test_a_rule_without_a_citation_fails():
+    out = problems('  uncited: {text: "Something.", section: "", not_enforced: "advice"}\n')
+    assert out == ["bad-town.uncited: no citation (document and section are both required)"]
+
+
+def test_a_rule_no_hook_enforces_must_say_why():
+    out = problems('  forgotten: {text: "Something.", section: "§1"}\n')
+    assert out == ["bad-town.forgotten: no hook enforces it; enforce it or say why not (not_enforced)"]
+
+
+def test_a_timescale_looser_than_the_national_one_fails():
+    reg, rules = make_policy(
+        '  slow: {text: Assess in 60 WD., section: "§1", timescale: {unit: working_days, counts_from: referral, '
+        'values: {"2020-01-01": 60}}}\n')
+    module = reg.module("bad-town")
+    module.deadline_rules = hookimpl(lambda: [
+        DeadlineRule("assessment", rules.slow, opens_on=[on("referral_received")], fulfilled_by=[on("assessment_completed")])
+    ])
+    out = check_policy(reg, "bad-town")
+    assert len(out) == 1 and "later than the national england.assessment_timescale" in out[0]
+
+
+def test_a_tighter_timescale_passes():
+    reg, rules = make_policy(
+        '  quick: {text: Assess in 30 WD., section: "§1", timescale: {unit: working_days, counts_from: referral, '
+        'values: {"2020-01-01": 30}}}\n')
+    reg.module("bad-town").deadline_rules = hookimpl(lambda: [
+        DeadlineRule("assessment", rules.quick, opens_on=[on("referral_received")], fulfilled_by=[on("assessment_completed")])
+    ])
+    assert check_policy(reg, "bad-town") == []
+
+
+def test_unknown_chair_roles_and_outcomes_fail():
+    reg, rules = make_policy(
+        '  chair: {text: The mayor chairs., section: "§1", params: {roles: [mayor]}}\n'
+        '  outcomes: {text: Odd outcomes., section: "§2", params: {outcomes: [adjourn]}, not_enforced: "test"}\n')
+    reg.module("bad-town").chair_rules = hookimpl(lambda: [ChairRule(rules.chair, {"initial"})])
+    out = check_policy(reg, "bad-town")
+    assert any("unknown role 'mayor'" in p for p in out)
+    assert any("unknown chair role 'mayor'" in p for p in out)
+    assert any("unknown meeting outcome 'adjourn'" in p for p in out)
+
+
+def test_a_trigger_that_can_never_match_fails():
+    reg, rules = make_policy(
+        '  minutes: {text: Minutes in 5 WD., section: "§1", timescale: {unit: working_days, counts_from: meeting, '
+        'values: {"2020-01-01": 5}}}\n')
+    reg.module("bad-town").deadline_rules = hookimpl(lambda: [
+        DeadlineRule("minutes", rules.minutes, opens_on=[on("cin_meeting", outcome="contnue")],
+                     fulfilled_by=[on("minutes_sent")])
+    ])
+    out = check_policy(reg, "bad-town")
+    assert "bad-town.minutes: cin_meeting.outcome is never 'contnue'" in out[0]
+    assert "bad-town.minutes: unknown event 'minutes_sent'" in out
+
+
+def test_a_misspelt_hook_fails_at_start_up():
+    out = problems('  r: {text: "x", section: "§1", not_enforced: "test"}\n', transition_guard=lambda: [])
+    assert len(out) == 1 and "transition_guard" in out[0]
+
+
+def test_policy_ids_are_kebab_case():
+    reg, _ = make_policy('  r: {text: "x", section: "§1", not_enforced: "test"}\n', policy_id="bad-town")
+    assert check_policy(reg, "Bad_Town") == ["policy id 'Bad_Town' is not kebab-case"]
+
+
+def test_no_two_plugins_claim_one_authority_id():
+    # A second module claiming an installed id is refused before it could shadow it
+    # (two installed distributions doing so: test_hooks.test_two_plugins_claiming_one_authority_is_an_error).
+    from cinflow.errors import PluginError
+
+    with pytest.raises(PluginError, match="authority id 'kent' is already registered"):
+        make_policy('  r: {text: "x", section: "§1", not_enforced: "test"}\n', policy_id="kent")
