@@ -310,6 +310,15 @@ class BecameLookedAfter:
 
 @_name
 @frozen
+class MovedAbroad:
+    """The child moved permanently outside England and Wales."""
+
+    event = "moved_abroad"
+    date: date
+
+
+@_name
+@frozen
 class ChildDied:
     event = "child_died"
     date: date

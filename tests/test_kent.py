@@ -168,6 +168,7 @@ def _stepped_down(r, ended="2026-03-02"):
 
 def test_plan_after_cp_step_down_lasts_three_months(r):
     _stepped_down(r)
+    r("manager_decision", "2026-05-19", kind="closure_rationale", role="team_manager")
     before = r.case
     item = r("cin_meeting", "2026-05-20", kind="review", chair="team_manager", outcome="close")
     assert not item.accepted
@@ -183,13 +184,64 @@ def test_plan_after_cp_step_down_lasts_three_months(r):
 def test_assistant_directors_view_allows_an_earlier_end(r):
     _stepped_down(r)
     r("manager_decision", "2026-05-19", kind="assistant_director_view", role="assistant_director")
+    r("manager_decision", "2026-05-19", kind="closure_rationale", role="team_manager")
     assert r("cin_meeting", "2026-05-20", kind="review", chair="team_manager", outcome="step_down").accepted
     assert r.case.state == "stepped_down"
 
 
 def test_three_month_minimum_does_not_apply_to_other_plans(r):
     plan_in_force(r, meeting="2026-02-25")
+    r("manager_decision", "2026-03-03", kind="closure_rationale", role="team_manager")
     assert r("cin_meeting", "2026-03-04", kind="review", chair="team_manager", outcome="close").accepted
+
+
+def test_team_manager_records_the_rationale_before_the_final_meeting(r):
+    plan_in_force(r)
+    item = r("cin_meeting", "2026-04-01", kind="review", chair="team_manager", outcome="step_down")
+    assert [x.rule for x in item.reasons] == ["kent.closure_rationale"] and "§7" in item.reasons[0].source
+    r("manager_decision", "2026-04-01", kind="closure_rationale", role="senior_practitioner")
+    assert not r("cin_meeting", "2026-04-01", kind="review", chair="team_manager", outcome="step_down").accepted
+    r("manager_decision", "2026-04-01", kind="closure_rationale", role="team_manager")
+    assert r("cin_meeting", "2026-04-01", kind="review", chair="team_manager", outcome="step_down").accepted
+
+
+def test_initial_meeting_counts_from_a_decision_made_during_the_assessment(r):
+    r("referral_received", "2026-01-05")
+    r("consent_given", "2026-01-06")
+    r("assessment_completed", "2026-02-20", outcome="cin_plan", decided_on="2026-02-13")
+    assert r.open("initial_cin_meeting").due == D("2026-02-27")
+
+
+def test_transfer_in_meeting_by_the_sooner_of_residence_and_notification(r):
+    r("transfer_in", "2026-12-18", resident_since="2026-12-14")
+    d = r.open("initial_cin_meeting")
+    # 20 WD from residence (14 Dec) beats 20 WD from notification (18 Dec -> 20 Jan 2027).
+    assert (d.due, d.rule) == (D("2027-01-14"), "kent.transfer_in_residence")
+
+
+def test_visits_as_often_as_agreed(r):
+    plan_in_force(r)
+    r("visit", "2026-03-10", next_visit="2026-03-24")
+    assert r.open("visit").due == D("2026-03-24")
+
+
+def test_a_supervision_order_plan_runs_until_the_order_ends(r):
+    r("referral_received", "2026-05-01")
+    r("strategy_discussion", "2026-05-01")
+    r("s47_completed", "2026-05-20", outcome="icpc")
+    r("cp_plan_started", "2026-06-01")
+    r("supervision_order_made", "2026-08-21", ends_on="2027-08-20")
+    r("cin_meeting", "2026-09-03", kind="initial", chair="team_manager", outcome="continue")
+    r("manager_decision", "2027-01-13", kind="closure_rationale", role="team_manager")
+    item = r("cin_meeting", "2027-01-14", kind="review", chair="team_manager", outcome="close")
+    assert [x.rule for x in item.reasons] == ["kent.supervision_order_plan"]
+    assert r("cin_meeting", "2027-08-20", kind="review", chair="team_manager", outcome="close").accepted
+
+
+def test_moving_permanently_abroad_ends_the_plan(r):
+    plan_in_force(r)
+    assert r("moved_abroad", "2026-04-01").accepted
+    assert (r.case.state, r.case.facts.closure_reason) == ("closed", "RC7")
 
 
 def _moving(r, **attrs):

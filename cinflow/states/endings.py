@@ -33,6 +33,7 @@ TRANSITIONS = [
     T("transfer_completed", ["transfer_out"], "transferred", closure_reason="RC5"),
     T("became_looked_after", OPEN, "looked_after"),
     T("child_died", OPEN, "closed", closure_reason="RC2"),
+    T("moved_abroad", OPEN, "closed", closure_reason="RC7"),
     T("case_closed", OPEN, "closed"),
     T("eighteenth_birthday", OPEN, "closed", closure_reason="RC7"),
 ]

@@ -5,7 +5,10 @@ events they attach to."""
 
 from cinflow import hookimpl
 from cinflow.calendar import add_months
-from cinflow.rulekit import DISABLED, NOT_DISABLED, UNPLANNED_MOVE, end_only_at_meeting, meeting_held
+from cinflow.rulekit import (
+    DISABLED, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, requires_decision,
+    supervision_order_runs,
+)
 from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
@@ -49,11 +52,18 @@ def _step_down_too_soon(ctx):
             f"before {until.isoformat()} unless the Assistant Director's written view is recorded first.")
 
 
+ENDING_MEETING = Predicate("the meeting closes the plan or steps it down",
+                           lambda ctx: ctx.event.outcome in ("close", "step_down"))
+
+
 @hookimpl
 def transition_guards():
     return [
         Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon),
         end_only_at_meeting(RULES.end_at_meeting),
+        requires_decision(RULES.closure_rationale, {"cin_meeting"}, ENDING_MEETING,
+                          "Closing or stepping down the plan at this meeting"),
+        supervision_order_runs(RULES.supervision_order_plan),
     ]
 
 
@@ -63,12 +73,14 @@ def deadline_rules():
     rules = [
         DeadlineRule("initial_cin_meeting", RULES.initial_meeting,
                      opens_on=[on("assessment_completed", outcome="cin_plan"), on("s47_completed", outcome="cin_plan")],
-                     fulfilled_by=[initial], while_in={"initial_cin"}),
+                     fulfilled_by=[initial], while_in={"initial_cin"}, start=decision_date),
         DeadlineRule("initial_cin_meeting", RULES.cp_step_down_meeting,
                      opens_on=[on("cp_plan_ended", outcome="cin_plan"), on("icpc_held", outcome="cin_plan")],
                      fulfilled_by=[initial], while_in={"initial_cin"}),
         DeadlineRule("initial_cin_meeting", RULES.transfer_in_meeting,
                      opens_on=[on("transfer_in")], fulfilled_by=[initial], while_in={"initial_cin"}),
+        DeadlineRule("initial_cin_meeting", RULES.transfer_in_residence,
+                     opens_on=[on("transfer_in")], fulfilled_by=[initial], while_in={"initial_cin"}, start=decision_date),
         DeadlineRule("cin_review", RULES.review_interval, opens_on=[MEETING_HELD],
                      fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN,
                      applies=NOT_DISABLED, agreed_attr="next_review"),
@@ -80,7 +92,7 @@ def deadline_rules():
                      applies=DISABLED, agreed_attr="next_review"),
         DeadlineRule("visit", RULES.visit_interval,
                      opens_on=[meeting_held("initial"), on("visit")],
-                     fulfilled_by=[on("visit")], while_in=PLAN),
+                     fulfilled_by=[on("visit")], while_in=PLAN, agreed_attr="next_visit"),
         DeadlineRule("transfer_notification", RULES.transfer_notification, opens_on=[on("move_notified")],
                      fulfilled_by=[on("receiving_authority_notified")], while_in={"transfer_out"},
                      start=lambda ctx: ctx.event.moved_on if ctx.event.planned and ctx.event.moved_on else ctx.date),
