@@ -33,6 +33,15 @@ def test_catalogue_lists_exactly_the_rules_the_plugin_holds(policy_id, capsys):
         assert bool(rule["enforced_as"]) != bool(rule["not_enforced"]), rule["id"]
 
 
+def test_every_seed_authority_and_the_example_plugin_are_listed(capsys):
+    code, out, _ = run(["policies"], capsys)
+    ids = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and ids == sorted(ids)
+    assert {"england", "kent", "london-borough", "reading", "west-berkshire", "wokingham",
+            "cheshire-west-and-chester", "wirral", "example-shire"} == set(ids)
+    assert "berkshire-west" not in ids  # a base layer, not an authority
+
+
 def test_catalogue_text_shows_parameters_and_citations(capsys):
     code, out, _ = run(["policies", "show", "london-borough"], capsys)
     assert code == 0

@@ -148,7 +148,7 @@ def test_entry_point_must_match_declared_id(monkeypatch):
 
 
 def test_unknown_policy_names_the_known_ones():
-    with pytest.raises(cinflow.UnknownPolicyError, match="known: cheshire-west-and-chester, england, kent, london-borough"):
+    with pytest.raises(cinflow.UnknownPolicyError, match="known: cheshire-west-and-chester, england, example-shire, kent, london-borough"):
         Registry.load()["kentt"]
 
 

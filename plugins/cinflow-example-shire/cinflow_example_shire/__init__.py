@@ -1,0 +1,45 @@
+"""Example Shire (fictional): a complete out-of-tree cinflow policy plugin.
+
+Everything a council plugin needs: ``POLICY`` (who it is), a rule book
+(policy.yaml: numbers, texts, roles, citations) and hook implementations that
+attach those rules to lifecycle events.  See procedure.md for the source."""
+
+from cinflow import hookimpl
+from cinflow.rulekit import ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
+
+RULES = RuleBook.from_package(__name__)
+POLICY = RULES.info
+
+PLAN = ("cin_plan", "transfer_out")
+UNDER_FIVE = Predicate("the child is under 5", lambda ctx: ctx.age < RULES.young_child_visits.param("under_age"))
+FIVE_OR_OVER = Predicate("the child is 5 or over", lambda ctx: ctx.age >= RULES.young_child_visits.param("under_age"))
+
+
+@hookimpl
+def chair_rules():
+    return [ChairRule(RULES.initial_chair, {"initial"}), ChairRule(RULES.review_chair, {"review"})]
+
+
+@hookimpl
+def transition_guards():
+    return [requires_decision(RULES.closure_sign_off, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan")]
+
+
+@hookimpl
+def consent_refusal_routes():
+    early_help = Predicate("early help is offered and accepted", lambda ctx: ctx.event.early_help)
+    return [ConsentRoute(RULES.consent_refused_early_help, "stepped_down", early_help)]
+
+
+@hookimpl
+def deadline_rules():
+    visits = dict(opens_on=[meeting_held("initial"), on("visit")], fulfilled_by=[on("visit")], while_in=PLAN)
+    return [
+        DeadlineRule("initial_cin_meeting", RULES.initial_meeting, opens_on=[on("assessment_completed", outcome="cin_plan")],
+                     fulfilled_by=[on("cin_meeting", kind="initial")], while_in={"initial_cin"}),
+        DeadlineRule("cin_review", RULES.review_interval, opens_on=[meeting_held()],
+                     fulfilled_by=[on("cin_meeting", kind="review")], while_in=PLAN, agreed_attr="next_review"),
+        DeadlineRule("visit", RULES.young_child_visits, applies=UNDER_FIVE, **visits),
+        DeadlineRule("visit", RULES.visits, applies=FIVE_OR_OVER, **visits),
+    ]
