@@ -105,7 +105,7 @@ def diagram(policy) -> str:
     for spec in states.TRANSITIONS:
         if spec.dest is None:
             continue  # internal events (visits, paperwork) do not move the case
-        if spec.trigger == "consent_refused" and not any(r.dest == spec.dest for r in policy.consent_routes):
+        if spec.trigger == "consent_refused" and not any(r.dest == spec.dest for r in _reachable_routes(policy)):
             continue  # a route this policy never takes
         machine.add_transition(spec.trigger, list(spec.source), spec.dest, conditions=_edge_labels(policy, spec))
     lines = model.get_graph().draw(None).splitlines()
@@ -113,15 +113,25 @@ def diagram(policy) -> str:
     return "\n".join(line for line in lines if not line.strip().startswith(("classDef", "Class ")))
 
 
+def _reachable_routes(policy):
+    """Consent routes in the order they are tried, up to the first that always applies."""
+    from .rules import ALWAYS
+
+    for route in policy.consent_routes:
+        yield route
+        if route.applies is ALWAYS:
+            return
+
+
 def _edge_labels(policy, spec) -> list[str]:
     labels = [spec.describe_when()] if spec.when else []
     when = dict(spec.when)
     for guard in policy.guards:
-        if spec.trigger in guard.events:
+        if spec.trigger in guard.events and (guard.dests is None or spec.dest in guard.dests):
             labels.append(guard.rule.id)
     if spec.trigger == "cin_meeting":
         kinds = when.get("kind", frozenset())
         labels += [r.rule.id for r in policy.chair_rules if r.kinds & kinds]
     if spec.trigger == "consent_refused":
-        labels += [r.rule.id for r in policy.consent_routes if r.dest == spec.dest]
+        labels += [r.rule.id for r in _reachable_routes(policy) if r.dest == spec.dest]
     return list(dict.fromkeys(labels))

@@ -131,6 +131,8 @@ class Policy:
         ctx = Context(attempt.case, attempt.event, spec.dest or attempt.case.state)
         reasons = attempt.reasons
         for guard in self._guards_by_event.get(attempt.event.event, ()):
+            if guard.dests is not None and ctx.dest not in guard.dests:
+                continue
             message = guard.check(ctx)
             if message:
                 reasons.append(Reason(guard.rule.id, message, guard.rule.source))

@@ -20,6 +20,10 @@ from .vocabulary import CLOSURES_BY_CIRCUMSTANCE, CONTINUING_OUTCOMES, ENDING_OU
 # States in which a CIN plan is required or in force (before transfer).
 PLAN_STATES = ("initial_cin", "cin_plan")
 PLAN_ENDING_EVENTS = frozenset({"cin_meeting", "case_closed"})
+# Where a plan ends by decision: guards about ending only look at these moves.
+ENDINGS = frozenset({"closed", "stepped_down"})
+# Where a meeting that continues the plan leaves the case.
+CONTINUING = frozenset({"cin_plan", "transfer_out"})
 
 # -- predicates ---------------------------------------------------------------
 
@@ -124,7 +128,7 @@ def next_review_required(rule) -> Guard:
             return "The date of the next review must be set at this meeting (record next_review)."
         return None
 
-    return Guard(rule, {"cin_meeting"}, check)
+    return Guard(rule, {"cin_meeting"}, check, CONTINUING)
 
 
 def outcomes_recognised(rule) -> Guard:
@@ -153,7 +157,7 @@ def end_only_at_meeting(rule, reviews_only: bool = False) -> Guard:
             return "The plan cannot end until it has been reviewed: only a review meeting can close or step it down."
         return None
 
-    return Guard(rule, PLAN_ENDING_EVENTS, check)
+    return Guard(rule, PLAN_ENDING_EVENTS, check, ENDINGS)
 
 
 def minimum_plan_length(rule, origins=None, waivable: bool = False) -> Guard:
@@ -178,12 +182,12 @@ def minimum_plan_length(rule, origins=None, waivable: bool = False) -> Guard:
         return (f"The plan must stay open at least {months} months from {since} ({start.isoformat()}), "
                 f"so not before {until.isoformat()}{hint}.")
 
-    return Guard(rule, PLAN_ENDING_EVENTS, check)
+    return Guard(rule, PLAN_ENDING_EVENTS, check, ENDINGS)
 
 
-def requires_decision(rule, events, when: Predicate, what: str) -> Guard:
+def requires_decision(rule, events, when: Predicate, what: str, dests=None) -> Guard:
     """``events`` for which ``when`` holds need the rule's decision recorded
-    since the plan was required."""
+    since the plan was required (``dests``: see :class:`~cinflow.rules.Guard`)."""
     done = decided(rule)
 
     def check(ctx):
@@ -191,7 +195,7 @@ def requires_decision(rule, events, when: Predicate, what: str) -> Guard:
             return f"{what}: {_decision_hint(rule)}."
         return None
 
-    return Guard(rule, events, check)
+    return Guard(rule, events, check, dests)
 
 
 ENDS_PLAN = Predicate("the event ends the plan", ends_plan)
@@ -206,7 +210,7 @@ def lead_professional_named(rule) -> Guard:
             return "A lead professional for the step-down must be identified at the meeting (lead_professional_named: true)."
         return None
 
-    return Guard(rule, {"cin_meeting"}, check)
+    return Guard(rule, {"cin_meeting"}, check, {"stepped_down"})
 
 
 def supervision_order_runs(rule) -> Guard:
@@ -218,4 +222,4 @@ def supervision_order_runs(rule) -> Guard:
             return f"This plan supports a supervision order and lasts until the order ends on {ends.isoformat()}."
         return None
 
-    return Guard(rule, PLAN_ENDING_EVENTS, check)
+    return Guard(rule, PLAN_ENDING_EVENTS, check, ENDINGS)

@@ -250,6 +250,9 @@ class Guard:
     rule: RuleInfo
     events: frozenset[str] = field(converter=frozenset)
     check: Callable[["Context"], str | None] = field(eq=False)
+    # Only consulted for transitions into these states (None: every transition
+    # of its events).  Keeps the diagram honest and skips needless checks.
+    dests: frozenset[str] | None = field(default=None, converter=lambda v: None if v is None else frozenset(v))
 
 
 @frozen

@@ -6,7 +6,7 @@ adds its review frequency with :func:`review_deadline`."""
 
 from cinflow import hookimpl
 from cinflow.rulekit import (
-    ENDS_PLAN, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
+    ENDINGS, ENDS_PLAN, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
     minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
 )
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
@@ -39,10 +39,10 @@ def transition_guards():
         outcomes_recognised(RULES.review_outcomes),
         minimum_plan_length(RULES.minimum_plan_length),
         requires_decision(RULES.post_cp_plan_ending, PLAN_ENDING_EVENTS, all_of(ENDS_PLAN, AFTER_CP),
-                          "Ending a CIN plan that followed a child protection plan"),
+                          "Ending a CIN plan that followed a child protection plan", ENDINGS),
         requires_decision(RULES.no_plan_after_cp, {"cp_plan_ended"},
                           Predicate("the CP plan ends without a CIN plan", lambda ctx: ctx.event.outcome == "closed"),
-                          "Ending child protection without a CIN plan"),
+                          "Ending child protection without a CIN plan", {"closed"}),
         supervision_order_runs(RULES.supervision_order),
     ]
 

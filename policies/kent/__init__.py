@@ -6,7 +6,7 @@ events they attach to."""
 from cinflow import hookimpl
 from cinflow.calendar import add_months
 from cinflow.rulekit import (
-    DISABLED, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, requires_decision,
+    DISABLED, ENDINGS, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, requires_decision,
     supervision_order_runs,
 )
 from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, on
@@ -59,10 +59,10 @@ ENDING_MEETING = Predicate("the meeting closes the plan or steps it down",
 @hookimpl
 def transition_guards():
     return [
-        Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon),
+        Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon, ENDINGS),
         end_only_at_meeting(RULES.end_at_meeting),
         requires_decision(RULES.closure_rationale, {"cin_meeting"}, ENDING_MEETING,
-                          "Closing or stepping down the plan at this meeting"),
+                          "Closing or stepping down the plan at this meeting", ENDINGS),
         supervision_order_runs(RULES.supervision_order_plan),
     ]
 

@@ -6,7 +6,7 @@ events they attach to."""
 from cinflow import hookimpl
 from cinflow.calendar import add_months
 from cinflow.rulekit import (
-    DISABLED, ENDS_PLAN, NOT_DISABLED, PLAN_ENDING_EVENTS, all_of, decided, decision_date, happened_since,
+    CONTINUING, DISABLED, ENDINGS, ENDS_PLAN, NOT_DISABLED, PLAN_ENDING_EVENTS, all_of, decided, decision_date, happened_since,
     lead_professional_named, meeting_held, negate, next_review_required, outcomes_recognised, plan_decisions, recorded,
 )
 from cinflow.rulekit import requires_decision
@@ -80,8 +80,8 @@ def transition_guards():
         Guard(RULES.review_chair_agreed, {"cin_meeting"}, _review_chair_agreed),
         next_review_required(RULES.next_meeting_date),
         outcomes_recognised(RULES.review_outcomes),
-        Guard(RULES.twelve_month_limit, {"cin_meeting"}, _past_twelve_months),
-        requires_decision(RULES.conclusion_agreed, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan"),
+        Guard(RULES.twelve_month_limit, {"cin_meeting"}, _past_twelve_months, CONTINUING),
+        requires_decision(RULES.conclusion_agreed, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan", ENDINGS),
         lead_professional_named(RULES.step_down_lead_professional),
         Guard(RULES.transfer_out_handover, {"transfer_completed"}, _handed_over),
     ]

@@ -34,7 +34,8 @@ def transition_guards():
         requires_decision(RULES.withheld_consent_discussion, {"consent_refused"}, NO_ALTERNATIVE,
                           "Before a refusal of the plan is accepted or escalated, hold the reflective case discussion"),
         requires_decision(RULES.step_down_to_taf, {"cin_meeting"}, STEP_DOWN,
-                          "Stepping down to Team Around the Family follows a discussion with the line manager"),
+                          "Stepping down to Team Around the Family follows a discussion with the line manager",
+                          {"stepped_down"}),
         lead_professional_named(RULES.taf_lead_professional),
     ]
 

@@ -5,7 +5,7 @@ Everything a council plugin needs: ``POLICY`` (who it is), a rule book
 attach those rules to lifecycle events.  See procedure.md for the source."""
 
 from cinflow import hookimpl
-from cinflow.rulekit import ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
+from cinflow.rulekit import ENDINGS, ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
@@ -23,7 +23,7 @@ def chair_rules():
 
 @hookimpl
 def transition_guards():
-    return [requires_decision(RULES.closure_sign_off, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan")]
+    return [requires_decision(RULES.closure_sign_off, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan", ENDINGS)]
 
 
 @hookimpl
