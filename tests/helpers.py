@@ -25,6 +25,13 @@ class Runner:
         return found[0]
 
 
+def route_rule(policy, case, day="2026-06-01", **attrs) -> str:
+    """The id of the consent route ``policy`` would take for a refusal now."""
+    from cinflow.rules import Context
+
+    return policy.consent_route(Context(case, cinflow.event("consent_refused", day, **attrs))).rule.id
+
+
 def plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="2026-02-25", chair="team_manager", **agreed):
     """Referral -> consent -> assessment (cin_plan) -> initial meeting (with
     whatever the meeting ``agreed``: next_review, review_chair)."""

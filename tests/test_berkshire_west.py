@@ -7,7 +7,7 @@ import pytest
 
 from cinflow import Child
 
-from helpers import plan_in_force
+from helpers import plan_in_force, route_rule
 
 D = date.fromisoformat
 COUNCILS = ["reading", "west-berkshire", "wokingham"]
@@ -60,6 +60,8 @@ def test_initial_meeting_after_a_supervision_order_and_the_plan_lasts_as_long_as
     assert r.case.state == "initial_cin"
     assert r.open("initial_cin_meeting").due == D("2026-09-07")  # summer bank holiday 31 Aug skipped
     r("cin_meeting", "2026-09-03", kind="initial", chair="social_worker", outcome="continue")
+    d = r.open("visit")
+    assert (d.due, d.rule) == (D("2026-09-24"), "berkshire-west.supervision_order_visits")
     refused_by(r("cin_meeting", "2027-01-14", kind="review", chair="social_worker", outcome="close"),
                "berkshire-west.supervision_order")
     assert r("cin_meeting", "2027-08-20", kind="review", chair="social_worker", outcome="close").accepted
@@ -172,6 +174,9 @@ def test_a_post_cp_plan_cannot_be_imposed_without_consent(r):
                                           ({"early_help": True}, "stepped_down"), ({}, "closed")])
 def test_when_the_family_will_not_engage(r, attrs, state):
     plan_in_force(r, chair="social_worker")
+    expected = {"s47_enquiry": "consent_refused_harm", "stepped_down": "consent_refused_early_help",
+                "closed": "consent_not_imposed"}[state]
+    assert route_rule(r.policy, r.case, "2026-03-10", **attrs) == f"berkshire-west.{expected}"
     assert r("consent_refused", "2026-03-10", **attrs).accepted and r.case.state == state
 
 

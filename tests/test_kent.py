@@ -262,6 +262,7 @@ def test_unplanned_move_counts_from_learning_of_it_and_needs_records(r):
     assert r.open("transfer_notification").due == D("2026-12-29")
     assert r.open("transfer_information").due == D("2027-01-05")
     assert r.open("case_records").due == D("2027-01-05")
+    assert r.open("case_records").rule == "kent.unplanned_move_records"
     r("receiving_authority_notified", "2026-12-29")
     r("transfer_information_sent", "2027-01-04")
     r("case_records_completed", "2027-01-04")

@@ -156,6 +156,7 @@ def test_plan_updated_in_2_circulated_in_5_and_recorded_in_2_working_days(r):
     assert due["plan_update"] == D("2026-04-08")  # over Good Friday and Easter Monday
     assert due["meeting_record"] == D("2026-04-08")
     assert due["plan_circulation"] == D("2026-04-13")
+    assert {d.name: d.rule for d in r.case.deadlines if d.is_open}["meeting_record"] == "london-borough.meeting_recording"
     r("plan_updated", "2026-04-08")
     r("meeting_recorded", "2026-04-09")
     r("plan_circulated", "2026-04-10")
@@ -217,6 +218,10 @@ def test_step_down_names_a_lead_professional(r):
 
 
 def test_reassessment_is_a_recognised_outcome(r):
+    from cinflow.vocabulary import MEETING_OUTCOMES
+
+    outcomes = next(g.rule for g in r.policy.guards if g.rule.id == "london-borough.review_outcomes").params["outcomes"]
+    assert set(outcomes) == set(MEETING_OUTCOMES)  # the seed's four, its first split into close and step_down
     in_force(r)
     assert r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="reassess",
              next_review="2026-08-12").accepted

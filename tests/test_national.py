@@ -6,7 +6,7 @@ import pytest
 
 from cinflow import Child
 
-from helpers import plan_in_force
+from helpers import route_rule, plan_in_force
 
 D = date.fromisoformat
 
@@ -43,6 +43,8 @@ def test_early_help_after_assessment_steps_down_rc9(r):
 @pytest.mark.parametrize("harm, state", [(True, "s47_enquiry"), (False, "closed")])
 def test_consent_refused_routes(r, harm, state):
     r("referral_received", "2026-01-05")
+    rule = route_rule(r.policy, r.case, "2026-01-07", significant_harm_likely=harm)
+    assert rule == ("england.consent_refused_harm" if harm else "england.consent_refused_accepted")
     item = r("consent_refused", "2026-01-07", significant_harm_likely=harm)
     assert item.accepted and r.case.state == state
     if state == "closed":

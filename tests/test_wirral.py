@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from helpers import plan_in_force
+from helpers import plan_in_force, route_rule
 
 D = date.fromisoformat
 SEED = "004_d34424156da75e59.txt"
@@ -76,12 +76,14 @@ def test_withheld_consent_needs_a_reflective_case_discussion(r):
     in_force(r)
     refused_by(r("consent_refused", "2026-03-10"), "wirral.withheld_consent_discussion")
     r("manager_decision", "2026-03-12", kind="reflective_case_discussion", role="team_manager")
+    assert route_rule(r.policy, r.case, "2026-03-12") == "wirral.withheld_consent_accepted"
     assert r("consent_refused", "2026-03-12").accepted and r.case.state == "closed"
 
 
 def test_withheld_consent_with_significant_impairment_goes_to_s47(r):
     in_force(r)
     r("manager_decision", "2026-03-12", kind="reflective_case_discussion", role="team_manager")
+    assert route_rule(r.policy, r.case, "2026-03-12", significant_harm_likely=True) == "wirral.withheld_consent_harm"
     assert r("consent_refused", "2026-03-12", significant_harm_likely=True).accepted
     assert r.case.state == "s47_enquiry"
 

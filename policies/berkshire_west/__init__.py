@@ -65,8 +65,9 @@ def deadline_rules():
         DeadlineRule("initial_cin_meeting", RULES.initial_meeting,
                      opens_on=plan_decisions("assessment", "s47", "conference", "cp_step_down", "supervision_order"),
                      fulfilled_by=[on("cin_meeting", kind="initial")], while_in={"initial_cin"}, start=decision_date),
-        DeadlineRule("visit", RULES.visit_interval, applies=NO_SHORT_BREAKS, **visits),
+        # Same interval: the supervision-order rule is listed first so an order's visits cite it.
         DeadlineRule("visit", RULES.supervision_order_visits, applies=UNDER_ORDER, **visits),
+        DeadlineRule("visit", RULES.visit_interval, applies=NO_SHORT_BREAKS, **visits),
         DeadlineRule("visit", RULES.short_breaks_visits, applies=SHORT_BREAKS, **visits),
         DeadlineRule("visit_record", RULES.visit_recording, opens_on=[on("visit")], fulfilled_by=[on("visit_recorded")]),
         DeadlineRule("minutes", RULES.minutes, opens_on=[on("cin_meeting")], fulfilled_by=[on("minutes_circulated")]),
