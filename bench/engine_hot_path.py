@@ -22,7 +22,8 @@ LIFE = [
     ("cin_meeting", 40, {"kind": "initial", "chair": "team_manager", "outcome": "continue"}),
     ("minutes_circulated", 45, {}), ("visit", 60, {"seen_alone": True}), ("visit", 85, {"seen_alone": True}),
     ("cin_meeting", 110, {"kind": "review", "chair": "senior_practitioner", "outcome": "continue"}),
-    ("visit", 130, {}), ("cin_meeting", 190, {"kind": "review", "chair": "team_manager", "outcome": "close"}),
+    ("visit", 130, {}), ("manager_decision", 188, {"kind": "closure_rationale", "role": "team_manager"}),
+    ("cin_meeting", 190, {"kind": "review", "chair": "team_manager", "outcome": "close"}),
 ]
 
 
@@ -56,7 +57,8 @@ def main():
             store_s = time.perf_counter() - t1
             size = (Path(tmp) / "bench.db").stat().st_size
 
-    print(f"cases {len(cases)}, events {n_events}")
+    refused = sum(not h.accepted for c in cases for h in c.history)
+    print(f"cases {len(cases)}, events {n_events}, refused {refused}")
     print(f"engine: {n_events / engine_s:,.0f} events/s ({engine_s * 1e6 / n_events:.1f} us/event)")
     print(f"store (batches of 500 cases): {n_events / store_s:,.0f} events/s; {size / n_events:.0f} bytes/event on disk")
     print(f"ratio engine:store time = 1:{store_s / engine_s:.2f}")
