@@ -127,3 +127,27 @@ def test_console_script_bad_date_is_a_usage_error():
     proc = subprocess.run([sys.executable, "-m", "cinflow.cli", "due", "--db", "x.db", "--as-of", "2026-13-01"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "is not a real date" in proc.stderr and "Traceback" not in proc.stderr
+
+
+EXAMPLES = {
+    "kent-cin-plan.yaml": ("cin_plan", ["kent.review_chair"]),
+    "london-borough-twelve-months.yaml": ("cin_plan", ["london-borough.twelve_month_limit"]),
+    "reading-after-child-protection.yaml": (
+        "closed", [["berkshire-west.minimum_plan_length", "berkshire-west.post_cp_plan_ending"]]),
+    "wirral-withheld-consent.yaml": ("closed", ["wirral.withheld_consent_discussion"]),
+    "cheshire-west-and-chester-caf.yaml": ("stepped_down", ["cheshire-west-and-chester.closure_needs_review"]),
+}
+
+
+def test_every_shipped_example_is_pinned():
+    assert sorted(EXAMPLES) == sorted(p.name for p in EXAMPLE.parent.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_shipped_examples_run_to_their_documented_end(name, capsys):
+    code, out, _ = run(["run", str(EXAMPLE.parent / name), "--format", "json"], capsys)
+    doc = json.loads(out)
+    state, refusals = EXAMPLES[name]
+    assert code == 0 and doc["state"] == state
+    got = [[r["rule"] for r in h["reasons"]] for h in doc["history"] if not h["accepted"]]
+    assert got == [r if isinstance(r, list) else [r] for r in refusals]
