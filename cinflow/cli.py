@@ -231,7 +231,7 @@ def plugins(fmt):
         return
     table = Table(title="Loaded policy plugins", title_justify="left")
     for col in ("policy", "module", "distribution", "hooks"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for o in out:
         label = o["policy"] + ("" if o["authority"] else " (base layer)")
         table.add_row(label, o["module"], o["distribution"], ", ".join(o["hooks"]))
