@@ -57,8 +57,48 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["cases"].create_index(["authority"])
 
 
+@migrations()
+def m002_simulations(db: sqlite_utils.Database) -> None:
+    """Simulation runs: their parameters and the summary they printed."""
+    db["simulations"].create({"id": int, "parameters": str, "summary": str}, pk="id", not_null={"parameters", "summary"})
+
+
 def _json(value) -> str:
     return json.dumps(unstructure(value), sort_keys=True, separators=(",", ":"))
+
+
+# Row builders, in column order: the store and bulk loaders (the simulator)
+# write exactly the same rows.
+CASE_COLUMNS = ("id", "authority", "state", "version", "child", "facts")
+EVENT_COLUMNS = ("case_id", "seq", "date", "event", "accepted", "from_state", "to_state", "automatic", "attributes", "reasons")
+DEADLINE_COLUMNS = ("case_id", "seq", "name", "due", "rule", "source", "opened_on", "met_on", "cancelled_on")
+
+
+def case_row(case: Case) -> tuple:
+    return (case.id, case.authority, case.state, case.version, _json(case.child), _json(case.facts))
+
+
+def event_rows(case: Case, start: int = 0) -> list[tuple]:
+    return [
+        (case.id, i, h.date.isoformat(), h.event, int(h.accepted), h.from_state, h.to_state, int(h.automatic),
+         _json(h.attributes), _json(list(h.reasons)))
+        for i, h in enumerate(case.history[start:], start=start)
+    ]
+
+
+def deadline_rows(case: Case) -> list[tuple]:
+    return [
+        (case.id, i, d.name, d.due.isoformat(), d.rule, d.source, d.opened_on.isoformat(),
+         d.met_on.isoformat() if d.met_on else None, d.cancelled_on.isoformat() if d.cancelled_on else None)
+        for i, d in enumerate(case.deadlines)
+    ]
+
+
+def insert_rows(conn, cases: list[tuple], events: list[tuple], deadlines: list[tuple]) -> None:
+    """Bulk insert prepared rows (the caller owns the transaction)."""
+    conn.executemany(f"INSERT INTO cases VALUES ({','.join('?' * len(CASE_COLUMNS))})", cases)
+    conn.executemany(f"INSERT INTO events VALUES ({','.join('?' * len(EVENT_COLUMNS))})", events)
+    conn.executemany(f"INSERT INTO deadlines VALUES ({','.join('?' * len(DEADLINE_COLUMNS))})", deadlines)
 
 
 class Store:
@@ -113,18 +153,14 @@ class Store:
         with self._write():
             if self.db["cases"].count_where("id = ?", [case.id]):
                 raise StoreError(f"case {case.id!r} is already in {self.path}; append to it or use another case id")
-            self.db["cases"].insert(self._case_row(case))
-            self._write_history(case, 0)
-            self._write_deadlines(case)
+            insert_rows(self.db.conn, [case_row(case)], event_rows(case), deadline_rows(case))
 
     def add_many(self, cases) -> int:
         """Store many new cases in one transaction (bulk loads)."""
         n = 0
         with self._write():
             for case in cases:
-                self.db["cases"].insert(self._case_row(case))
-                self._write_history(case, 0)
-                self._write_deadlines(case)
+                insert_rows(self.db.conn, [case_row(case)], event_rows(case), deadline_rows(case))
                 n += 1
         return n
 
@@ -148,35 +184,9 @@ class Store:
             )
             if cursor.rowcount != 1:
                 raise ConflictError(f"case {case_id!r} changed while this write was in progress")
-            self._write_history(after, len(before.history))
             self.db.execute("DELETE FROM deadlines WHERE case_id = ?", [case_id])
-            self._write_deadlines(after)
+            insert_rows(self.db.conn, [], event_rows(after, len(before.history)), deadline_rows(after))
         return after
-
-    def _case_row(self, case: Case) -> dict:
-        return {"id": case.id, "authority": case.authority, "state": case.state, "version": case.version,
-                "child": _json(case.child), "facts": _json(case.facts)}
-
-    def _write_history(self, case: Case, start: int) -> None:
-        rows = [
-            {"case_id": case.id, "seq": i, "date": h.date.isoformat(), "event": h.event, "accepted": int(h.accepted),
-             "from_state": h.from_state, "to_state": h.to_state, "automatic": int(h.automatic),
-             "attributes": _json(h.attributes), "reasons": _json(list(h.reasons))}
-            for i, h in enumerate(case.history[start:], start=start)
-        ]
-        if rows:
-            self.db["events"].insert_all(rows)
-
-    def _write_deadlines(self, case: Case) -> None:
-        rows = [
-            {"case_id": case.id, "seq": i, "name": d.name, "due": d.due.isoformat(), "rule": d.rule, "source": d.source,
-             "opened_on": d.opened_on.isoformat(),
-             "met_on": d.met_on.isoformat() if d.met_on else None,
-             "cancelled_on": d.cancelled_on.isoformat() if d.cancelled_on else None}
-            for i, d in enumerate(case.deadlines)
-        ]
-        if rows:
-            self.db["deadlines"].insert_all(rows)
 
     # -- reading ----------------------------------------------------------------
 

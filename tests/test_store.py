@@ -33,8 +33,8 @@ def _case(kent, case_id="K-1"):
 
 
 def test_schema_is_migrated_and_wal(store):
-    assert {m.name for m in migrations.applied(store.db)} == {"m001_initial"}
-    assert {"cases", "events", "deadlines"} <= set(store.db.table_names())
+    assert {m.name for m in migrations.applied(store.db)} == {"m001_initial", "m002_simulations"}
+    assert {"cases", "events", "deadlines", "simulations"} <= set(store.db.table_names())
     assert store.db.journal_mode == "wal"
 
 

@@ -1,0 +1,161 @@
+"""The calibration file: every figure a simulated cohort is drawn from, each
+with its source.  ``england-2025.yaml`` ships with cinflow; ``--calibration
+FILE`` takes a council's own (same shape)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from attrs import frozen
+
+from ..convert import load_yaml, structure
+from ..errors import InputError
+
+DEFAULT = "england-2025.yaml"
+
+
+@frozen
+class Share:
+    value: float
+    source: str
+
+
+@frozen
+class Mix:
+    value: dict[str, float]
+    source: str
+
+
+@frozen
+class MonthWeights:
+    value: dict[int, float]
+    source: str
+
+
+@frozen
+class Bands:
+    """Integer ranges ``[low, high, share]``: draw a range by share, then a value in it."""
+
+    bands: tuple[tuple[int, int, float], ...]
+    source: str
+
+
+@frozen
+class Referrals:
+    per_year: Share
+    re_referral_share: Share
+    month_weights: MonthWeights
+    source_mix: Mix
+
+
+@frozen
+class Outcomes:
+    no_further_action: Share
+    not_in_need: Share
+    not_in_need_early_help_share: Share
+    section_47: Share
+    consent_refused: Share
+    consent_refused_harm_share: Share
+    icpc_per_s47: Share
+    cp_plan_per_icpc: Share
+    s47_to_cin_plan: Share
+    icpc_to_cin_plan: Share
+    cp_step_down_to_cin: Share
+
+
+@frozen
+class Durations:
+    assessment_working_days: Bands
+    icpc_working_days: Bands
+    s47_working_days: Bands
+    cp_plan_months: Bands
+    cin_plan_months: Bands
+
+
+@frozen
+class Children:
+    age_bands: Bands
+    disabled: Share
+    short_breaks_share_of_disabled: Share
+    short_break_nights: Bands
+    sex: Mix
+    primary_need: Mix
+
+
+@frozen
+class Practice:
+    consent_working_days: Bands
+    initial_meeting_working_days: Bands
+    review_slip_days: Bands
+    visit_slip_days: Bands
+    paperwork_slip_days: Bands
+    agreed_review_weeks: Bands
+    fix_days: Bands
+    default_interval_weeks: Share
+
+
+@frozen
+class Calibration:
+    name: str
+    description: str
+    referrals: Referrals
+    outcomes: Outcomes
+    durations: Durations
+    children: Children
+    plan_endings: Mix
+    practice: Practice
+
+
+PLAN_ENDINGS = ("close", "step_down", "escalate", "looked_after", "moved_away")
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """The named calibration file, or the shipped England figures."""
+    if path is None:
+        text, where = resources.files(__package__).joinpath(DEFAULT).read_text(encoding="utf-8"), DEFAULT
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such calibration file")
+        text, where = path.read_text(encoding="utf-8"), str(path)
+    cal = structure(load_yaml(text, where), Calibration, where)
+    _check(cal, where)
+    return cal
+
+
+def _check(cal: Calibration, where: str) -> None:
+    o = cal.outcomes
+    for section in (cal.referrals, o, cal.children):
+        for name in section.__attrs_attrs__:
+            item = getattr(section, name.name)
+            if isinstance(item, Share) and name.name not in ("per_year",) and not 0 <= item.value <= 1:
+                raise InputError(f"{where}: {name.name}: {item.value} is not a share between 0 and 1")
+    if cal.referrals.per_year.value <= 0:
+        raise InputError(f"{where}: referrals.per_year must be positive")
+    taken = o.no_further_action.value + o.not_in_need.value + o.section_47.value + o.consent_refused.value
+    if taken > 1:
+        raise InputError(f"{where}: outcomes: no_further_action + not_in_need + section_47 + consent_refused is {taken:.3f}, over 1")
+    for label, mix in (("referrals.source_mix", cal.referrals.source_mix), ("children.sex", cal.children.sex),
+                       ("children.primary_need", cal.children.primary_need), ("plan_endings", cal.plan_endings)):
+        total = sum(mix.value.values())
+        if abs(total - 1) > 0.02:
+            raise InputError(f"{where}: {label}: shares add up to {total:.3f}, not 1")
+    unknown = set(cal.plan_endings.value) - set(PLAN_ENDINGS)
+    if unknown:
+        raise InputError(f"{where}: plan_endings: unknown ending {sorted(unknown)[0]!r} (known: {', '.join(PLAN_ENDINGS)})")
+    for section in (cal.durations, cal.children, cal.practice):
+        for a in section.__attrs_attrs__:
+            item = getattr(section, a.name)
+            if isinstance(item, Bands):
+                if not item.bands:
+                    raise InputError(f"{where}: {a.name}: no bands")
+                for low, high, share in item.bands:
+                    if high < low or share < 0:
+                        raise InputError(f"{where}: {a.name}: band [{low}, {high}, {share}] is not a range with a share")
+                total = sum(b[2] for b in item.bands)
+                if abs(total - 1) > 0.02:
+                    raise InputError(f"{where}: {a.name}: band shares add up to {total:.3f}, not 1")
+    weights = cal.referrals.month_weights.value
+    if set(weights) != set(range(1, 13)) or any(w < 0 for w in weights.values()):
+        raise InputError(f"{where}: referrals.month_weights: give a weight of 0 or more for each month 1-12")

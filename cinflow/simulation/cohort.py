@@ -1,0 +1,97 @@
+"""A synthetic cohort of referrals, calibrated to national figures.
+
+Referral ``i`` is a pure function of (calibration, generator, window, i), so
+workers can make their own share of the cohort and every authority sees the
+same children.  No personal data: a child is a birth date and a handful of
+census characteristics."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date, timedelta
+
+from attrs import frozen
+
+from ..calendar import add_months, england
+from .draws import Banded, Choice, Generator
+
+# Stream purposes (one independent stream each per case).
+REFERRAL, CHILD, PATHWAY, TIMING, PLAN = range(5)
+# Practice streams used by the practitioner, one per kind of timing.
+CONSENT, INITIAL, REVIEW_SLIP, VISIT_SLIP, PAPER_SLIP, AGREED, FIX = range(5, 12)
+
+PATHWAYS = ("no_further_action", "consent_refused", "section_47", "not_in_need", "cin_plan")
+
+
+@frozen
+class Referral:
+    """One simulated referral and what will happen to the child."""
+
+    number: int
+    date: date
+    birth_date: date
+    sex: str
+    disabled: bool
+    short_break_nights: int
+    source: str
+    need: str
+    re_referral: bool
+    pathway: str
+
+
+class Cohort:
+    """The referrals of one simulation window: ``cohort[i]`` for i in range(size)."""
+
+    def __init__(self, calibration, generator: Generator, start: date, months: int, size: int):
+        self.cal, self.gen, self.start = calibration, generator, start
+        self.end = add_months(start, months)
+        self.size = size
+        cal = calibration
+        wd = england()
+        # Working days of each month in the window, weighted by the month's weight.
+        self.days: list[list[date]] = []
+        weights = {}
+        month_start = start
+        while month_start < self.end:
+            last = date(month_start.year, month_start.month, monthrange(month_start.year, month_start.month)[1])
+            stop = min(last, self.end - timedelta(days=1))
+            days = [month_start + timedelta(d) for d in range((stop - month_start).days + 1)]
+            days = [d for d in days if wd.is_working_day(d)]
+            if days:
+                weights[len(self.days)] = cal.referrals.month_weights.value[month_start.month] * len(days)
+                self.days.append(days)
+            month_start = stop + timedelta(days=1)
+        self.month = Choice(weights)
+        self.age = Banded(cal.children.age_bands.bands)
+        self.nights = Banded(cal.children.short_break_nights.bands)
+        self.sex = Choice(cal.children.sex.value)
+        self.need = Choice(cal.children.primary_need.value)
+        self.source = Choice(cal.referrals.source_mix.value)
+        o = cal.outcomes
+        taken = o.no_further_action.value + o.consent_refused.value + o.section_47.value + o.not_in_need.value
+        self.pathway = Choice({"no_further_action": o.no_further_action.value, "consent_refused": o.consent_refused.value,
+                               "section_47": o.section_47.value, "not_in_need": o.not_in_need.value,
+                               "cin_plan": max(0.0, 1 - taken)})
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> Referral:
+        cal, gen = self.cal, self.gen
+        r = gen.stream(i, REFERRAL)
+        month = self.days[self.month.pick(r.u(0))]
+        day = month[int(r.u(1) * len(month))]
+        c = gen.stream(i, CHILD)
+        age = self.age.draw(c.u(0), c.u(1))
+        # A birth date that makes the child exactly ``age`` on the referral day.
+        born = day - timedelta(days=int(age * 365.25) + 1 + int(c.u(2) * 364))
+        disabled = c.u(3) < cal.children.disabled.value
+        nights = 0
+        if disabled and c.u(4) < cal.children.short_breaks_share_of_disabled.value:
+            nights = self.nights.draw(c.u(5), c.u(6))
+        p = gen.stream(i, PATHWAY)
+        return Referral(
+            number=i, date=day, birth_date=born, sex=self.sex.pick(c.u(7)), disabled=disabled,
+            short_break_nights=nights, source=self.source.pick(r.u(2)), need=self.need.pick(c.u(8)),
+            re_referral=r.u(3) < cal.referrals.re_referral_share.value, pathway=self.pathway.pick(p.u(0)),
+        )

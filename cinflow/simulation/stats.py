@@ -1,0 +1,132 @@
+"""What a simulation counts, case by case, and the summary it prints.
+
+Workers fill a :class:`Tally` per chunk of cases; tallies add up in any order
+to the same totals, so the summary does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from ..states import FINAL_STATES, PLAN_STATES
+
+ACTIVITIES = {
+    "visit": "visits",
+    "minutes_circulated": "minutes",
+    "manager_decision": "manager decisions",
+    "assessment_completed": "assessments",
+    "strategy_discussion": "strategy discussions",
+    "referral_received": "referrals",
+}
+PLAN_OPEN = PLAN_STATES | {"initial_cin"}
+
+
+class Tally:
+    """Counts for one authority (or one chunk of its cases)."""
+
+    __slots__ = ("cases", "events", "deadlines", "compliance", "stays", "open_plans", "closures", "activity",
+                 "roles", "refusals", "states")
+
+    def __init__(self):
+        self.cases = self.events = self.deadlines = self.open_plans = 0
+        self.compliance: Counter = Counter()   # (deadline name, status)
+        self.stays: Counter = Counter()        # (state, days)
+        self.closures: Counter = Counter()     # closure reason
+        self.activity: Counter = Counter()     # (YYYY-MM, activity)
+        self.roles: Counter = Counter()        # (YYYY-MM, role)
+        self.refusals: Counter = Counter()     # rule id
+        self.states: Counter = Counter()       # state at the end
+
+    def add_case(self, case, end: date) -> None:
+        """Count one finished case; ``end`` is the last day of the window."""
+        self.cases += 1
+        self.events += len(case.history)
+        self.deadlines += len(case.deadlines)
+        self.states[case.state] += 1
+        if case.state in PLAN_OPEN:
+            self.open_plans += 1
+        if case.state in FINAL_STATES and case.facts.closure_reason:
+            self.closures[case.facts.closure_reason] += 1
+        for d in case.deadlines:
+            if d.cancelled_on is not None:
+                status = "cancelled"
+            elif d.met_on is not None:
+                status = "met" if d.met_on <= d.due else "late"
+            else:
+                status = "missed" if d.due < end else "open"
+            self.compliance[(d.name, status)] += 1
+        entered = None
+        for h in case.history:
+            if not h.accepted:
+                for r in h.reasons:
+                    self.refusals[r.rule] += 1
+                continue
+            month = h.date.strftime("%Y-%m")
+            if h.from_state != h.to_state:
+                if entered is not None:
+                    self.stays[(h.from_state, (h.date - entered).days)] += 1
+                entered = h.date
+            name = h.event
+            if name == "cin_meeting":
+                kind = h.attributes["kind"]
+                self.activity[(month, "initial meetings" if kind == "initial" else "reviews")] += 1
+                chair = h.attributes["chair"]
+                self.roles[(month, f"chaired {kind}: {chair}")] += 1
+                if kind == "review" and chair == "iro":
+                    self.activity[(month, "reviews chaired by an IRO")] += 1
+            elif name in ACTIVITIES:
+                self.activity[(month, ACTIVITIES[name])] += 1
+                if name == "visit":
+                    self.roles[(month, "visits: social_worker")] += 1
+                elif name == "manager_decision":
+                    self.roles[(month, f"decisions: {h.attributes.get('role') or 'unrecorded'}")] += 1
+
+    def merge(self, other: "Tally") -> None:
+        self.cases += other.cases
+        self.events += other.events
+        self.deadlines += other.deadlines
+        self.open_plans += other.open_plans
+        for name in ("compliance", "stays", "closures", "activity", "roles", "refusals", "states"):
+            getattr(self, name).update(getattr(other, name))
+
+    def summary(self) -> dict:
+        compliance: dict[str, dict[str, int]] = {}
+        for (name, status), n in sorted(self.compliance.items()):
+            row = compliance.setdefault(name, {"met": 0, "late": 0, "missed": 0, "open": 0, "cancelled": 0})
+            row[status] = n
+        stays: dict[str, Counter] = {}
+        for (state, days), n in self.stays.items():
+            stays.setdefault(state, Counter())[days] += n
+        workload: dict[str, dict[str, dict[str, int]]] = {}
+        for (month, what), n in sorted(self.activity.items()):
+            workload.setdefault(month, {"activity": {}, "role": {}})["activity"][what] = n
+        for (month, role), n in sorted(self.roles.items()):
+            workload.setdefault(month, {"activity": {}, "role": {}})["role"][role] = n
+        return {
+            "cases": self.cases,
+            "events": self.events,
+            "deadlines": self.deadlines,
+            "deadline_compliance": compliance,
+            "days_in_state": {s: _quantiles(c) for s, c in sorted(stays.items())},
+            "plans_open_at_end": self.open_plans,
+            "states_at_end": dict(sorted(self.states.items())),
+            "closures": dict(sorted(self.closures.items(), key=lambda kv: int(kv[0][2:]))),
+            "workload": workload,
+            "refusals": dict(sorted(self.refusals.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+
+def _quantiles(counts: Counter) -> dict:
+    """Exact median and 90th percentile (nearest rank) of a histogram."""
+    total = sum(counts.values())
+    out = {"stays": total}
+    for label, num, den in (("median", 1, 2), ("p90", 9, 10)):
+        rank = max(1, (num * total + den - 1) // den)  # nearest rank, in integers
+        seen = 0
+        for days in sorted(counts):
+            seen += counts[days]
+            if seen >= rank:
+                out[label] = days
+                break
+    return out
