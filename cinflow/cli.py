@@ -300,6 +300,20 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
                   f"See it as a page: cinflow report {db} --html report.html")
 
 
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--html", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Write the report to this HTML file (self-contained, opens offline).")
+@click.option("--case", "case_id", help="Also draw the timeline of this case.")
+@click.option("--simulation", type=int, help="Which simulation in the database (default: the latest).")
+def report(db, out, case_id, simulation):
+    """Write a simulation's report as one HTML page: compliance, workload, cohort flow, a case timeline."""
+    from .simulation.report import write_report
+
+    write_report(db, out, case_id, simulation)
+    click.echo(f"Wrote {out} (synthetic aggregates{', and case ' + case_id if case_id else ''}; no personal data).")
+
+
 class _RateColumn:
     """Cases per second for the progress bar."""
 

@@ -201,8 +201,12 @@ class Store:
         child = structure(json.loads(row["child"]), Child, "child")
         case = policy.new_case(row["id"], child)
         for ev in self.db.query(
-            "SELECT date, event, attributes FROM events WHERE case_id = ? AND automatic = 0 ORDER BY seq", [row["id"]]
+            "SELECT date, event, attributes, automatic FROM events WHERE case_id = ? ORDER BY seq", [row["id"]]
         ):
+            if ev["automatic"]:
+                # Engine-made (the 18th birthday): letting time pass to its date remakes it.
+                case = policy.advance(case, date.fromisoformat(ev["date"]))
+                continue
             data = {"date": ev["date"], "event": ev["event"], **json.loads(ev["attributes"])}
             case = policy.apply(case, structure_event(data, f"case {row['id']} event"))
         return case

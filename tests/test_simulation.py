@@ -1,0 +1,260 @@
+"""`cinflow simulate` and `cinflow report`: calibrated, deterministic, side by
+side, stored like real cases, and drawn offline."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cinflow.calendar import age_on, england
+from cinflow.cli import main
+from cinflow.plugins import Registry
+from cinflow.simulation import Parameters, simulate
+from cinflow.simulation.calibration import load_calibration
+from cinflow.simulation.cohort import Cohort
+from cinflow.simulation.draws import Banded, Choice, Generator
+from cinflow.simulation.stats import _quantiles
+from cinflow.store import Store
+
+REGISTRY = Registry.load()
+START = date(2026, 4, 1)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def dump(path) -> list[str]:
+    """The database's content as SQL, less the time each schema migration was
+    applied (sqlite-utils records it)."""
+    conn = sqlite3.connect(path)
+    try:
+        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    db = tmp_path_factory.mktemp("sim") / "sim.db"
+    params = Parameters(("kent", "reading", "west-berkshire", "wirral"), 1500, START, 12, 7)
+    summary = simulate(params, db, REGISTRY, workers=1)
+    return db, summary
+
+
+# -- the generator -------------------------------------------------------------
+
+def test_draws_depend_only_on_seed_case_and_purpose():
+    a, b = Generator(7), Generator(7)
+    assert [a.stream(5, 2).u(k) for k in range(5)] == [b.stream(5, 2).u(k) for k in range(5)]
+    assert a.stream(5, 2).u(0) != a.stream(6, 2).u(0) != a.stream(5, 3).u(0)
+    assert Generator(8).stream(5, 2).u(0) != a.stream(5, 2).u(0)
+    draws = [a.stream(i, 0).u(0) for i in range(20000)]
+    assert all(0 <= u < 1 for u in draws) and abs(sum(draws) / len(draws) - 0.5) < 0.01
+
+
+def test_choice_and_bands_follow_their_shares():
+    g = Generator(1)
+    pick = Choice({"a": 0.2, "b": 0.8})
+    counts = Counter(pick.pick(g.stream(i, 0).u(0)) for i in range(20000))
+    assert abs(counts["a"] / 20000 - 0.2) < 0.01
+    band = Banded([[0, 0, 0.5], [10, 19, 0.5]])
+    values = [band.draw(g.stream(i, 1).u(0), g.stream(i, 1).u(1)) for i in range(20000)]
+    assert set(values) <= {0, *range(10, 20)} and abs(values.count(0) / 20000 - 0.5) < 0.01
+
+
+def test_quantiles_are_nearest_rank():
+    assert _quantiles(Counter({1: 5, 2: 4, 10: 1})) == {"stays": 10, "median": 1, "p90": 2}
+    assert _quantiles(Counter({3: 1})) == {"stays": 1, "median": 3, "p90": 3}
+
+
+# -- calibration ----------------------------------------------------------------
+
+def test_cohort_matches_the_national_figures():
+    cal = load_calibration()
+    cohort = Cohort(cal, Generator(3), START, 12, 20000)
+    refs = [cohort[i] for i in range(20000)]
+    share = lambda pred: sum(map(pred, refs)) / len(refs)  # noqa: E731
+    assert abs(share(lambda r: r.pathway == "no_further_action") - 0.065) < 0.01
+    assert abs(share(lambda r: r.pathway == "not_in_need") - 0.308) < 0.015
+    assert abs(share(lambda r: r.pathway == "section_47") - 0.364) < 0.015
+    assert abs(share(lambda r: r.disabled) - 0.123) < 0.01
+    assert abs(share(lambda r: r.re_referral) - 0.226) < 0.015
+    assert abs(share(lambda r: age_on(r.birth_date, r.date) >= 16) - 0.25) < 0.015
+    assert all(START <= r.date < date(2027, 4, 1) and england().is_working_day(r.date) for r in refs)
+    months = Counter(r.date.month for r in refs)
+    assert months[8] < months[10] and months[12] < months[11]  # quieter school holidays
+
+
+def test_assessment_durations_match_the_dfe_distribution(sim):
+    db, _ = sim
+    wd = england()
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        """SELECT r.date, a.date FROM events r JOIN events a ON a.case_id = r.case_id
+           WHERE r.event = 'referral_received' AND a.event = 'assessment_completed' AND a.accepted = 1
+             AND r.case_id LIKE 'kent-%'""").fetchall()
+    conn.close()
+    days = sorted(wd.between(date.fromisoformat(r), date.fromisoformat(a)) for r, a in rows)
+    median = days[len(days) // 2]
+    within = sum(d <= 45 for d in days) / len(days)
+    assert 29 <= median <= 37 and 0.82 <= within <= 0.90, (median, within)
+
+
+def test_a_bad_calibration_file_is_one_line(tmp_path, capsys):
+    text = (Path(load_calibration.__code__.co_filename).parent / "england-2025.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("disabled: {value: 0.123", "disabled: {value: 1.7"))
+    code, out, err = run(["simulate", "--authority", "kent", "--referrals", "10", "--db", str(tmp_path / "x.db"),
+                          "--calibration", str(bad), "--quiet"], capsys)
+    assert code == 2 and err.strip() == f"cinflow: error: {bad}: disabled: 1.7 is not a share between 0 and 1"
+    assert not (tmp_path / "x.db").exists() or not Store(tmp_path / "x.db").db["cases"].count
+
+
+# -- the run --------------------------------------------------------------------
+
+def test_same_children_same_timings_under_every_authority(sim):
+    db, _ = sim
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT substr(id, instr(id, '-') + 1), child FROM cases WHERE id LIKE '%-0000042'").fetchall()
+    firsts = conn.execute(
+        "SELECT case_id, date FROM events WHERE seq = 0 AND case_id LIKE '%-0000042'").fetchall()
+    conn.close()
+    assert len(rows) == 4 and len({child for _, child in rows}) == 1
+    assert len({d for _, d in firsts}) == 1
+
+
+def test_summary_side_by_side(sim):
+    _, s = sim
+    assert set(s["authorities"]) == {"kent", "reading", "west-berkshire", "wirral"}
+    for a, t in s["authorities"].items():
+        assert t["cases"] == 1500
+        assert sum(t["closures"].values()) > 0 and t["plans_open_at_end"] > 0
+        assert {"met", "late", "missed"} <= set(t["deadline_compliance"]["visit"])
+        assert t["days_in_state"]["assessment"]["median"] > 0
+        assert any(m["activity"].get("visits") for m in t["workload"].values())
+    # Reading reviews 6-weekly, West Berkshire 3-monthly: the same children need more reviews in Reading.
+    reviews = {a: sum(m["activity"].get("reviews", 0) for m in s["authorities"][a]["workload"].values())
+               for a in ("reading", "west-berkshire")}
+    assert reviews["reading"] > 1.3 * reviews["west-berkshire"]
+    assert s["events"] == sum(t["events"] for t in s["authorities"].values())
+
+
+def test_refusals_are_put_right_the_way_a_team_would(sim):
+    db, s = sim
+    # Kent's closing meetings are refused until the Team Manager records the rationale, then held.
+    assert s["authorities"]["kent"]["refusals"].get("kent.closure_rationale", 0) > 0
+    conn = sqlite3.connect(db)
+    nexts = conn.execute(
+        """SELECT d.event, d.attributes FROM events r LEFT JOIN events d ON d.case_id = r.case_id AND d.seq = r.seq + 1
+           WHERE r.accepted = 0 AND r.reasons LIKE '%kent.closure_rationale%'""").fetchall()
+    conn.close()
+    # Each refusal is followed by the decision, unless the window (or the 18th birthday) ended the case first.
+    assert len(nexts) == s["authorities"]["kent"]["refusals"]["kent.closure_rationale"]
+    fixed = [e for e, a in nexts if e == "manager_decision" and "closure_rationale" in a]
+    assert len(fixed) >= 0.95 * len(nexts)
+    assert all(e in (None, "manager_decision", "eighteenth_birthday") for e, _ in nexts)
+
+
+def test_simulated_cases_replay_like_real_ones(sim):
+    db, _ = sim
+    with Store(db, REGISTRY) as store:
+        ids = store.case_ids()
+        for case_id in ids[::97]:
+            case = store.load(case_id)
+            assert case.id == case_id and case.version == len(case.history)
+
+
+def test_same_seed_same_output_whatever_the_workers(tmp_path, capsys):
+    outs, dumps = [], []
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}.db"
+        code, out, _ = run(["simulate", "--authority", "london-borough", "--authority", "cheshire-west-and-chester",
+                            "--referrals", "2500", "--seed", "11", "--db", str(db), "--workers", str(workers),
+                            "--quiet", "--format", "json"], capsys)
+        assert code == 0
+        doc = json.loads(out)
+        assert {"cases", "events", "deadlines", "seconds"} <= set(doc) and doc["cases"] == 5000
+        doc.pop("seconds")
+        outs.append(json.dumps(doc, sort_keys=True))
+        dumps.append(dump(db))
+    assert outs[0] == outs[1]
+    assert dumps[0] == dumps[1]
+
+
+def test_a_third_party_policy_simulates_too(tmp_path, capsys):
+    code, out, _ = run(["simulate", "--authority", "example-shire", "--referrals", "300", "--db",
+                        str(tmp_path / "x.db"), "--quiet", "--format", "json", "--csv", str(tmp_path / "csv")], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["authorities"]["example-shire"]["cases"] == 300
+    assert (tmp_path / "csv" / "deadlines.csv").read_text().startswith("authority,deadline,met,late,missed")
+
+
+def test_text_output_has_the_tables(tmp_path, capsys):
+    code, out, err = run(["simulate", "--authority", "kent", "--referrals", "200", "--db", str(tmp_path / "t.db")],
+                         capsys)
+    assert code == 0
+    for title in ("Overview", "Deadlines: met / late / missed", "Days in each state", "Closures by CIN census reason",
+                  "Workload per month", "Meetings chaired per month", "Refusals by rule"):
+        assert title in out
+    assert "cases/s" in err  # the progress bar
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--authority", "kentt"], "unknown authority 'kentt'"),
+    (["--authority", "kent", "--referrals", "0"], "Invalid value for '--referrals'"),
+    (["--authority", "kent", "--start", "2026-02-30"], "'2026-02-30' is not a real date"),
+])
+def test_bad_simulate_input(tmp_path, capsys, argv, message):
+    code, out, err = run(["simulate", *argv, "--db", str(tmp_path / "b.db"), "--quiet"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_an_existing_database_is_never_overwritten(tmp_path, capsys):
+    db = tmp_path / "keep.db"
+    db.write_bytes(b"precious")
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "10", "--db", str(db), "--quiet"], capsys)
+    assert code == 2 and "already exists" in err and db.read_bytes() == b"precious"
+
+
+# -- the report -----------------------------------------------------------------
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI"):
+        pytest.fail("CI must have Chromium (.ci/run installs it)")
+    pytest.skip("Chromium is not installed (CI installs it)")
+
+
+def test_report_draws_its_charts_offline(sim, tmp_path, capsys):
+    db, _ = sim
+    out = tmp_path / "report.html"
+    code, msg, _ = run(["report", str(db), "--html", str(out), "--case", "reading-0000003"], capsys)
+    assert code == 0 and "no personal data" in msg
+    page = out.read_text()
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+    assert "Synthetic data only" in page
+    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-charts="4"' in dom
+    for chart in ("compliance", "workload", "flow", "timeline"):
+        section = dom.split(f'id="{chart}"', 1)[1].split("</section>", 1)[0]
+        assert 'data-drawn="yes"' in section.split(">", 1)[0] and "<svg" in section
+        assert section.count("<rect") + section.count("<path") + section.count("<polyline") >= 3, chart
+
+
+def test_report_of_a_database_without_a_simulation_is_one_line(tmp_path, capsys):
+    db = tmp_path / "plain.db"
+    Store(db, REGISTRY).close()
+    code, _, err = run(["report", str(db), "--html", str(tmp_path / "r.html")], capsys)
+    assert code == 2 and "holds no simulation" in err
