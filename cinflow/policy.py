@@ -29,8 +29,10 @@ ADULTHOOD = 18
 class Policy:
     """One authority's procedure: its rules gathered from every layer."""
 
-    def __init__(self, info: PolicyInfo, layers, pm):
+    def __init__(self, info: PolicyInfo, layers, pm, fast: bool = True):
         self.info = info
+        self.fast = fast
+        self._pm = pm
         self.id = info.id
         self.layers = tuple(layers)
         self.layer_ids = tuple(layer.POLICY.id for layer in layers)
@@ -61,6 +63,18 @@ class Policy:
                 self._fulfils[trig.event] = self._fulfils.get(trig.event, ()) + ((r.name, trig),)
             self._while_in[(r.rule.id, r.name)] = r.while_in
         self.machine = build_machine(self._check)
+        # The fast path: each (state, event) resolved once to the transitions
+        # the machine would consider, in the machine's order.
+        self._table: dict[tuple[str, str], tuple] = {}
+        for spec in states.TRANSITIONS:
+            for source in spec.source:
+                key = (source, spec.trigger)
+                self._table[key] = self._table.get(key, ()) + (spec,)
+
+    def reference(self) -> "Policy":
+        """The same policy driving every event through the ``transitions``
+        machine (the plain engine the fast path is tested against)."""
+        return Policy(self.info, self.layers, self._pm, fast=False)
 
     # -- assembly -------------------------------------------------------------
 
@@ -128,9 +142,12 @@ class Policy:
 
     def _check(self, attempt: Attempt, spec) -> bool:
         """The guard every transition asks: all policy guards for the event."""
+        guards = self._guards_by_event.get(attempt.event.event, ())
+        if not guards and attempt.event.event != "cin_meeting":
+            return not attempt.reasons
         ctx = Context(attempt.case, attempt.event, spec.dest or attempt.case.state)
         reasons = attempt.reasons
-        for guard in self._guards_by_event.get(attempt.event.event, ()):
+        for guard in guards:
             if guard.dests is not None and ctx.dest not in guard.dests:
                 continue
             message = guard.check(ctx)
@@ -160,22 +177,41 @@ class Policy:
         attempt = Attempt(case, event, decided)
         moved = False
         if route_reason is None:
-            try:
-                moved = self.machine.events[event.event].trigger(CaseModel(case.state), attempt=attempt)
-            except MachineError:
-                moved = False
+            if self.fast:
+                moved = self._fire(attempt)
+            else:
+                try:
+                    moved = self.machine.events[event.event].trigger(CaseModel(case.state), attempt=attempt)
+                except MachineError:
+                    moved = False
         if not moved:
             reasons = tuple(attempt.reasons) or (route_reason or self._not_possible(case, event),)
             item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, automatic, attributes(event))
-            return evolve(case, version=case.version + 1, history=case.history + (item,))
+            return Case(case.id, case.authority, case.child, case.state, case.version + 1, case.facts,
+                        case.history + (item,), case.deadlines)
 
         spec = attempt.spec
         new_state = spec.dest or case.state
         facts = _next_facts(case.facts, event, spec, new_state)
-        after = evolve(case, state=new_state, facts=facts)
+        after = Case(case.id, case.authority, case.child, new_state, case.version, facts, case.history, case.deadlines)
         deadlines = self._next_deadlines(case, after, event, new_state)
         item = HistoryItem(event.date, event.event, True, case.state, new_state, (), automatic, attributes(event))
-        return evolve(after, version=case.version + 1, history=case.history + (item,), deadlines=deadlines)
+        return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,
+                    case.history + (item,), deadlines)
+
+    def _fire(self, attempt: Attempt) -> bool:
+        """What the machine does for a trigger, without the machinery: the
+        first transition from this state whose selector matches is checked
+        by the guards (as ``transitions`` evaluates conditions in order)."""
+        for spec in self._table.get((attempt.case.state, attempt.event.event), ()):
+            for name, allowed in spec.when:
+                if attempt.value(name) not in allowed:
+                    break
+            else:
+                if self._check(attempt, spec):
+                    attempt.spec = spec
+                    return True
+        return False
 
     def _not_possible(self, case: Case, event) -> Reason:
         detail = ", ".join(f"{n}={getattr(event, n)}" for n in ("kind", "outcome") if getattr(event, n, None) is not None)
@@ -187,45 +223,65 @@ class Policy:
         )
 
     def _next_deadlines(self, before: Case, after: Case, event, new_state: str) -> tuple[Deadline, ...]:
-        deadlines = list(before.deadlines)
         day = event.date
+        name_of_event = event.event
+        fulfils = self._fulfils.get(name_of_event, ())
+        opens = self._opens.get(name_of_event, ())
+        state_changed = new_state != before.state
+        if not fulfils and not opens and not state_changed:
+            return before.deadlines
+        deadlines = list(before.deadlines)
+        # Open deadlines by name, found in one pass (met and cancelled ones never change).
+        open_at: dict[str, list[int]] = {}
+        for i, d in enumerate(deadlines):
+            if d.met_on is None and d.cancelled_on is None:
+                open_at.setdefault(d.name, []).append(i)
         # 1. fulfil: each deadline name this event meets, the earliest open one.
         done = set()
-        for name, trig in self._fulfils.get(event.event, ()):
-            if name in done or not trig.matches(event):
+        for name, trig in fulfils:
+            if name in done or name not in open_at or not trig.matches(event):
                 continue
-            candidates = [i for i, d in enumerate(deadlines) if d.name == name and d.is_open and d.opened_on <= day]
-            if candidates:
-                i = min(candidates, key=lambda i: deadlines[i].due)
-                deadlines[i] = evolve(deadlines[i], met_on=day)
+            best = None
+            for i in open_at[name]:
+                d = deadlines[i]
+                if d.opened_on <= day and (best is None or d.due < deadlines[best].due):
+                    best = i
+            if best is not None:
+                d = deadlines[best]
+                deadlines[best] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, day, None)
+                open_at[name].remove(best)
                 done.add(name)
-        # 2. cancel what no longer applies in the new state.
-        for i, d in enumerate(deadlines):
-            if d.is_open:
-                while_in = self._while_in.get((d.rule, d.name))
-                if while_in is not None and new_state not in while_in:
-                    deadlines[i] = evolve(d, cancelled_on=day)
+        # 2. cancel what no longer applies in the new state (only a change of state can do that).
+        if state_changed:
+            for name, indices in open_at.items():
+                for i in list(indices):
+                    d = deadlines[i]
+                    while_in = self._while_in.get((d.rule, d.name))
+                    if while_in is not None and new_state not in while_in:
+                        deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
+                        indices.remove(i)
         # 3. open: per name, the tightest of the rules that apply.
-        ctx = Context(after, event, new_state)
-        tightest: dict[str, tuple[date, DeadlineRule]] = {}
-        for rule in self._opens.get(event.event, ()):
-            if rule.while_in is not None and new_state not in rule.while_in:
-                continue
-            if not any(t.event == event.event and t.matches(event) for t in rule.opens_on):
-                continue
-            if not rule.applies(ctx):
-                continue
-            due = rule.due_for(ctx)
-            if due is None:
-                continue
-            best = tightest.get(rule.name)
-            if best is None or due < best[0]:
-                tightest[rule.name] = (due, rule)
-        for name, (due, rule) in tightest.items():
-            for i, d in enumerate(deadlines):
-                if d.name == name and d.is_open:
-                    deadlines[i] = evolve(d, cancelled_on=day)  # superseded by the new occurrence
-            deadlines.append(Deadline(name, due, rule.rule.id, rule.rule.source, day))
+        if opens:
+            ctx = Context(after, event, new_state)
+            tightest: dict[str, tuple[date, DeadlineRule]] = {}
+            for rule in opens:
+                if rule.while_in is not None and new_state not in rule.while_in:
+                    continue
+                if not any(t.event == name_of_event and t.matches(event) for t in rule.opens_on):
+                    continue
+                if not rule.applies(ctx):
+                    continue
+                due = rule.due_for(ctx)
+                if due is None:
+                    continue
+                best = tightest.get(rule.name)
+                if best is None or due < best[0]:
+                    tightest[rule.name] = (due, rule)
+            for name, (due, rule) in tightest.items():
+                for i in open_at.get(name, ()):
+                    d = deadlines[i]  # superseded by the new occurrence
+                    deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
+                deadlines.append(Deadline(name, due, rule.rule.id, rule.rule.source, day))
         return tuple(deadlines)
 
 

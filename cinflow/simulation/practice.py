@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..calendar import add_months, age_on, england
+from ..calendar import add_months, age_on, birthday, england
 from ..events import EVENT_TYPES
 from ..models import Child
 from ..states import FINAL_STATES
@@ -82,6 +82,8 @@ class _CaseRun:
             streams.VISIT_SLIP, streams.PAPER_SLIP, streams.AGREED, streams.FIX)}
         self.n = dict.fromkeys(self.s, 0)
         self.today = ref.date
+        self.adult = birthday(ref.birth_date, 18)
+        self.slips: dict = {}  # one slip per deadline occurrence, drawn when first seen
 
     # -- draws ------------------------------------------------------------------
 
@@ -109,7 +111,7 @@ class _CaseRun:
                 raise _Stop
             if ev.date < self.today:
                 ev = _with(ev, date=self.today)
-            if self.case.state not in FINAL_STATES and ev.event not in PAPERWORK:
+            if ev.date >= self.adult and self.case.state not in FINAL_STATES and ev.event not in PAPERWORK:
                 self.case = self.policy.advance(self.case, ev.date)
                 if self.case.state in FINAL_STATES:
                     raise _Stop  # the child turned 18: the case closed itself
@@ -165,9 +167,10 @@ class _CaseRun:
     def apply_simple(self, ev) -> None:
         if ev.date >= self.pr.until:
             raise _Stop
-        self.case = self.policy.advance(self.case, ev.date)
-        if self.case.state in FINAL_STATES:
-            raise _Stop
+        if ev.date >= self.adult:
+            self.case = self.policy.advance(self.case, ev.date)
+            if self.case.state in FINAL_STATES:
+                raise _Stop
         self.case = self.policy.apply(self.case, ev)
         self.today = max(self.today, ev.date)
 
@@ -298,13 +301,18 @@ class _CaseRun:
             if tmpl is None:
                 continue
             event = tmpl[0]
-            if event == "cin_meeting":
-                has_review = True
-                kind, slip = "review", self.draw("review_slip_days", streams.REVIEW_SLIP)
-            elif event == "visit":
-                kind, slip = "visit", self.draw("visit_slip_days", streams.VISIT_SLIP)
-            else:
-                kind, slip = "paper", self.draw("paperwork_slip_days", streams.PAPER_SLIP)
+            kind = "review" if event == "cin_meeting" else "visit" if event == "visit" else "paper"
+            has_review = has_review or kind == "review"
+            key = (d.name, d.opened_on, d.due)
+            slip = self.slips.get(key)
+            if slip is None:
+                if kind == "review":
+                    slip = self.draw("review_slip_days", streams.REVIEW_SLIP)
+                elif kind == "visit":
+                    slip = self.draw("visit_slip_days", streams.VISIT_SLIP)
+                else:
+                    slip = self.draw("paperwork_slip_days", streams.PAPER_SLIP)
+                self.slips[key] = slip
             day = max(self.today, d.opened_on, d.due + timedelta(days=slip))
             if best is None or (day, kind) < (best[0], best[1]):
                 best = (day, kind, tmpl)

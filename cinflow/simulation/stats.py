@@ -62,7 +62,7 @@ class Tally:
                 for r in h.reasons:
                     self.refusals[r.rule] += 1
                 continue
-            month = h.date.strftime("%Y-%m")
+            month = h.date.isoformat()[:7]
             if h.from_state != h.to_state:
                 if entered is not None:
                     self.stays[(h.from_state, (h.date - entered).days)] += 1
