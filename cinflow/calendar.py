@@ -69,6 +69,8 @@ class WorkingDays:
             o for o in range(start, end + 1)
             if (o + 6) % 7 < 5 and date.fromordinal(o) not in self._holidays
         ]
+        # One shared date object per working day: due dates cost no memory of their own.
+        self._dates = [date.fromordinal(o) for o in self._ordinals]
         self._first, self._last = first_year, last_year
 
     def _cover(self, d: date, margin_years: int = 2) -> None:
@@ -87,7 +89,7 @@ class WorkingDays:
             return start
         self._cover(start + timedelta(days=n * 2 + 14))
         i = bisect_right(self._ordinals, start.toordinal())
-        return date.fromordinal(self._ordinals[i + n - 1])
+        return self._dates[i + n - 1]
 
     def between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end``."""

@@ -345,6 +345,9 @@ AUTOMATIC_EVENTS = frozenset({"eighteenth_birthday"})
 SUBMITTABLE_EVENTS = tuple(sorted(set(EVENT_TYPES) - AUTOMATIC_EVENTS))
 
 
+NO_ATTRIBUTES: dict = {}  # shared by every history item without attributes; never mutated
+
+
 def attributes(ev) -> dict:
     """An event's own attributes (no ``date``), with defaults left out."""
     out = {}
@@ -354,4 +357,4 @@ def attributes(ev) -> dict:
         value = getattr(ev, a.name)
         if value != a.default:
             out[a.name] = value
-    return out
+    return out or NO_ATTRIBUTES

@@ -12,6 +12,8 @@ its own chunk.
 from __future__ import annotations
 
 import json
+import sqlite3
+import tempfile
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -77,7 +79,9 @@ _CONTEXT: _Context | None = None  # set in the parent before workers fork
 
 
 def _run_chunk(job):
-    authority, lo, hi = job
+    """Run one chunk; write its rows to a shard file of its own (so rows are
+    never pickled between processes) and return the shard and the tally."""
+    authority, lo, hi, shard = job
     ctx = _CONTEXT
     pr = ctx.practitioner(authority)
     last_day = ctx.params.end - timedelta(days=1)
@@ -89,7 +93,18 @@ def _run_chunk(job):
         cases.append(case_row(case))
         events.extend(event_rows(case))
         deadlines.extend(deadline_rows(case))
-    return authority, hi - lo, cases, events, deadlines, tally
+    conn = sqlite3.connect(shard, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("BEGIN")
+        for table, width in (("cases", len(cases[0]) if cases else 6), ("events", 10), ("deadlines", 9)):
+            conn.execute(f"CREATE TABLE {table} ({', '.join(f'c{k}' for k in range(width))})")
+        insert_rows(conn, cases, events, deadlines)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return authority, hi - lo, shard, tally
 
 
 def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
@@ -109,21 +124,27 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
             raise InputError(f"{db_path} already holds {existing} cases; write a simulation to a new --db")
         conn = store.db.conn
         tallies = {a: Tally() for a in params.authorities}
-        jobs = [(a, lo, min(lo + CHUNK, params.referrals)) for a in params.authorities
-                for lo in range(0, params.referrals, CHUNK)]
         # A bulk load is faster without the secondary index on due dates; it
         # is rebuilt in one sorted pass at the end (also after a failure).
         conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
-        try:
-            for authority, n, cases, events, deadlines, tally in _results(jobs, workers):
-                conn.execute("BEGIN IMMEDIATE")
-                insert_rows(conn, cases, events, deadlines)
-                conn.execute("COMMIT")
-                tallies[authority].merge(tally)
-                if progress is not None:
-                    progress(n)
-        finally:
-            conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)")
+        with tempfile.TemporaryDirectory(prefix="cinflow-sim-", dir=Path(db_path).resolve().parent) as shards:
+            jobs = [(a, lo, min(lo + CHUNK, params.referrals), str(Path(shards) / f"{k}.db"))
+                    for k, (a, lo) in enumerate((a, lo) for a in params.authorities
+                                                for lo in range(0, params.referrals, CHUNK))]
+            try:
+                for authority, n, shard, tally in _results(jobs, workers):
+                    conn.execute("ATTACH DATABASE ? AS shard", [shard])
+                    conn.execute("BEGIN IMMEDIATE")
+                    for table in ("cases", "events", "deadlines"):
+                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM shard.{table} ORDER BY rowid")
+                    conn.execute("COMMIT")
+                    conn.execute("DETACH DATABASE shard")
+                    Path(shard).unlink()
+                    tallies[authority].merge(tally)
+                    if progress is not None:
+                        progress(n)
+            finally:
+                conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)")
         summary = {
             "parameters": params.as_dict(),
             "calibration": _CONTEXT.calibration.name,
