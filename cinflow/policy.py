@@ -8,9 +8,9 @@ and deadline rules indexed by event name.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from itertools import chain
 
-from attrs import evolve
 from transitions import MachineError
 
 from . import states
@@ -129,7 +129,7 @@ class Policy:
         """Let time pass up to and including ``to``: make the automatic
         transitions that fall due (the 18th birthday ends an open case)."""
         if case.state in states.OPEN_STATES:
-            adult = birthday(case.child.birth_date, ADULTHOOD)
+            adult = _adulthood(case.child.birth_date)
             if adult <= to:
                 case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)), automatic=True)
         return case
@@ -285,6 +285,19 @@ class Policy:
         return tuple(deadlines)
 
 
+@lru_cache(maxsize=65536)
+def _adulthood(birth_date: date) -> date:
+    return birthday(birth_date, ADULTHOOD)
+
+
+_FACT_FIELDS = tuple(a.name for a in CaseFacts.__attrs_attrs__)
+
+
+def _evolve_facts(facts: CaseFacts, changes: dict) -> CaseFacts:
+    """``attrs.evolve`` for the hot path: positional, no introspection."""
+    return CaseFacts(*[changes[n] if n in changes else getattr(facts, n) for n in _FACT_FIELDS])
+
+
 def _next_facts(facts: CaseFacts, event, spec, new_state: str) -> CaseFacts:
     """The lifecycle facts an accepted event establishes (no policy here)."""
     changes = {}
@@ -314,4 +327,4 @@ def _next_facts(facts: CaseFacts, event, spec, new_state: str) -> CaseFacts:
         if name == "case_closed":
             reason = event.reason if event.reason in CLOSURE_REASONS else "RC7"
         changes.update(closed_on=event.date, closure_reason=reason)
-    return evolve(facts, **changes) if changes else facts
+    return _evolve_facts(facts, changes) if changes else facts

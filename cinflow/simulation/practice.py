@@ -76,11 +76,8 @@ class _CaseRun:
         child = Child(birth_date=ref.birth_date, disabled=ref.disabled, short_break_nights=ref.short_break_nights,
                       short_break_settings=1 if ref.short_break_nights else 0, sex=ref.sex)
         self.case = pr.policy.new_case(case_id, child)
-        gen, n = pr.gen, ref.number
-        self.s = {k: gen.stream(n, k) for k in (
-            streams.PATHWAY, streams.TIMING, streams.PLAN, streams.CONSENT, streams.INITIAL, streams.REVIEW_SLIP,
-            streams.VISIT_SLIP, streams.PAPER_SLIP, streams.AGREED, streams.FIX)}
-        self.n = dict.fromkeys(self.s, 0)
+        self.s: dict = {}  # streams, made on first use
+        self.n: dict = {}
         self.today = ref.date
         self.adult = birthday(ref.birth_date, 18)
         self.slips: dict = {}  # one slip per deadline occurrence, drawn when first seen
@@ -88,9 +85,12 @@ class _CaseRun:
     # -- draws ------------------------------------------------------------------
 
     def u(self, stream: int) -> float:
-        k = self.n[stream]
+        s = self.s.get(stream)
+        if s is None:
+            s = self.s[stream] = self.pr.gen.stream(self.ref.number, stream)
+        k = self.n.get(stream, 0)
         self.n[stream] = k + 1
-        return self.s[stream].u(k)
+        return s.u(k)
 
     def draw(self, band: str, stream: int) -> int:
         return self.pr.band[band].draw(self.u(stream), self.u(stream))
