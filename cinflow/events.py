@@ -13,12 +13,15 @@ from datetime import date
 from attrs import field, frozen
 
 from .vocabulary import (
+    AbuseCategory,
+    AssessmentFactor,
     AssessmentOutcome,
     ConferenceOutcome,
     CpEndOutcome,
     MeetingKind,
     MeetingOutcome,
     NeedCode,
+    ReferralSource,
     Role,
     S47Outcome,
 )
@@ -43,7 +46,7 @@ EVENT_TYPES: dict[str, type] = {}
 class ReferralReceived:
     event = "referral_received"
     date: date
-    referral_source: str | None = None
+    referral_source: ReferralSource | None = None
     primary_need: NeedCode | None = None
 
 
@@ -83,7 +86,7 @@ class AssessmentCompleted:
     date: date
     outcome: AssessmentOutcome
     primary_need: NeedCode | None = None
-    factors: tuple[str, ...] = ()
+    factors: tuple[AssessmentFactor, ...] = ()
     # When the plan decision was made, if during the assessment (before completion).
     decided_on: date | None = field(default=None, validator=_not_after_event)
 
@@ -118,7 +121,14 @@ class IcpcHeld:
 class CpPlanStarted:
     event = "cp_plan_started"
     date: date
-    categories: tuple[str, ...] = ()
+    categories: tuple[AbuseCategory, ...] = ()
+    # Child protection plans the child had before this one (census NumberOfPreviousCPP).
+    previous_plans: int = field(default=0)
+
+    @previous_plans.validator
+    def _not_negative(self, attribute, value):
+        if value < 0:
+            raise ValueError(f"previous_plans must be 0 or more, got {value}")
 
 
 @_name

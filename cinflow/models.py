@@ -11,7 +11,7 @@ from datetime import date
 
 from attrs import field, frozen
 
-from .vocabulary import ClosureReason, NeedCode, Role, Sex
+from .vocabulary import ClosureReason, DisabilityCode, Ethnicity, NeedCode, Role, Sex, UpnUnknown
 
 
 @frozen
@@ -47,10 +47,10 @@ class Child:
     short_break_nights: int = field(default=0)
     short_break_settings: int = field(default=0)
     sex: Sex | None = None
-    ethnicity: str | None = None
+    ethnicity: Ethnicity | None = None
     upn: str | None = None
-    upn_unknown_reason: str | None = None
-    disability_codes: tuple[str, ...] = ()
+    upn_unknown_reason: UpnUnknown | None = None
+    disability_codes: tuple[DisabilityCode, ...] = ()
 
     @short_break_nights.validator
     @short_break_settings.validator

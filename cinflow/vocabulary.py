@@ -44,6 +44,19 @@ CLOSURES_BY_CIRCUMSTANCE = ("RC1", "RC2", "RC3", "RC4", "RC5", "RC6")
 
 Sex = Literal["M", "F", "U"]
 
+# CIN census code lists (DfE CIN census specification; the validator's rule
+# lists agree).  Events and children are checked against them at the edge.
+ReferralSource = Literal["1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D", "3E", "3F", "4", "5A", "5B",
+                         "5C", "5D", "6", "7", "8", "9", "10"]
+Ethnicity = Literal["WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND", "APKN", "ABAN",
+                    "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT"]
+DisabilityCode = Literal["MOB", "HAND", "PC", "INC", "COMM", "LD", "HEAR", "VIS", "BEH", "CON", "AUT", "DDA"]
+AssessmentFactor = Literal["1A", "1B", "1C", "2A", "2B", "2C", "3A", "3B", "3C", "4A", "4B", "4C", "5A", "5B", "5C",
+                           "6A", "6B", "6C", "7A", "8B", "8C", "8D", "8E", "8F", "9A", "10A", "11A", "12A", "13A",
+                           "14A", "15A", "16A", "17A", "18B", "18C", "19B", "19C", "20", "21", "22A", "23A", "24A"]
+AbuseCategory = Literal["NEG", "PHY", "SAB", "EMO", "MUL"]
+UpnUnknown = Literal["UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7"]
+
 ROLE_LABELS = {
     "social_worker": "a Social Worker",
     "senior_practitioner": "a Senior Practitioner",

@@ -132,3 +132,33 @@ def test_cp_plan_path(r):
     assert r.case.state == "child_protection"
     r("cp_plan_ended", "2026-08-10", outcome="closed")
     assert r.case.state == "closed"
+
+
+def _to_conference(r):
+    r("referral_received", "2026-09-01")
+    r("strategy_discussion", "2026-09-01")
+    r("s47_completed", "2026-09-18", outcome="icpc")
+
+
+def test_no_conference_at_a_weekend(r):
+    _to_conference(r)
+    item = r("cp_plan_started", "2026-10-03")  # a Saturday
+    assert not item.accepted and item.reasons[0].rule == "england.conference_on_a_weekday"
+    assert "Saturday" in item.reasons[0].message and "8875" in item.reasons[0].source
+    assert not r("icpc_held", "2026-10-04", outcome="cin_plan").accepted  # Sunday
+    assert r("cp_plan_started", "2026-10-05").accepted  # Monday
+
+
+def test_a_cp_plan_does_not_end_the_day_it_starts(r):
+    _to_conference(r)
+    r("cp_plan_started", "2026-09-21")
+    item = r("cp_plan_ended", "2026-09-21", outcome="closed")
+    assert not item.accepted and item.reasons[0].rule == "england.cp_plan_lasts_a_day"
+    assert r("cp_plan_ended", "2026-09-22", outcome="closed").accepted
+
+
+def test_s47_with_no_further_action_closes_rc7_not_rc8(r):
+    r("referral_received", "2026-01-05")
+    r("strategy_discussion", "2026-01-07")
+    r("s47_completed", "2026-01-20", outcome="no_further_action")
+    assert r.case.facts.closure_reason == "RC7"  # census rule 2990: RC8/RC9 only for episodes without an s47

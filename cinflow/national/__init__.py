@@ -27,11 +27,26 @@ def _must_be_a_child(ctx):
     return None
 
 
+def _weekday_conference(ctx):
+    if ctx.date.weekday() >= 5:
+        return f"{ctx.date.isoformat()} is a {ctx.date.strftime('%A')}: hold the conference on a weekday."
+    return None
+
+
+def _plan_longer_than_a_day(ctx):
+    started = next((h.date for h in reversed(ctx.case.history) if h.accepted and h.event == "cp_plan_started"), None)
+    if started is not None and ctx.date <= started:
+        return f"The child protection plan started on {started.isoformat()}; it can end only on a later day."
+    return None
+
+
 @hookimpl
 def transition_guards():
     return [
         Guard(RULES.young_person_consent, {"consent_given"}, _young_person_must_consent),
         Guard(RULES.under_eighteen, {"referral_received", "transfer_in"}, _must_be_a_child),
+        Guard(RULES.conference_on_a_weekday, {"cp_plan_started", "icpc_held"}, _weekday_conference),
+        Guard(RULES.cp_plan_lasts_a_day, {"cp_plan_ended"}, _plan_longer_than_a_day),
     ]
 
 

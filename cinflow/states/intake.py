@@ -25,7 +25,8 @@ TRANSITIONS = [
     T("consent_given", ["referral"], "assessment"),
     T("consent_refused", CONSENT_NEEDED, "s47_enquiry", when={"route": "s47_enquiry"}),
     T("consent_refused", CONSENT_NEEDED, "closed", when={"route": "closed"}, closure_reason="RC7"),
-    T("consent_refused", ["referral"], "stepped_down", when={"route": "stepped_down"}, closure_reason="RC9"),
+    # RC7: RC9 means early help *after an assessment*, and none took place (census query 8825Q).
+    T("consent_refused", ["referral"], "stepped_down", when={"route": "stepped_down"}, closure_reason="RC7"),
     T("consent_refused", ["initial_cin", "cin_plan"], "stepped_down", when={"route": "stepped_down"}, closure_reason="RC7"),
     T("assessment_completed", ["assessment"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="assessment"),
     T("assessment_completed", ["assessment"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC8"),

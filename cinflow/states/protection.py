@@ -19,7 +19,8 @@ STATES = {
 TRANSITIONS = [
     T("s47_completed", ["s47_enquiry"], "icpc", when={"outcome": "icpc"}),
     T("s47_completed", ["s47_enquiry"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="assessment"),
-    T("s47_completed", ["s47_enquiry"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC8"),
+    # RC7, not RC8: the census keeps RC8/RC9 for episodes with no s47 (rule 2990).
+    T("s47_completed", ["s47_enquiry"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC7"),
     T("cp_plan_started", ["icpc"], "child_protection"),
     T("icpc_held", ["icpc"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="conference"),
     T("icpc_held", ["icpc"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC7"),
