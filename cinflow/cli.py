@@ -314,6 +314,52 @@ def report(db, out, case_id, simulation):
     click.echo(f"Wrote {out} (synthetic aggregates{', and case ' + case_id if case_id else ''}; no personal data).")
 
 
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--authority", help="Whose cases, when the database holds several authorities (a simulation does).")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True,
+              help="Collection year: the return covers 1 April (YEAR-1) to 31 March YEAR.")
+@click.option("--la", required=True, help="The local authority's three-digit code (e.g. 886 for Kent).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The XML file to write.")
+@click.option("--pseudonymise", is_flag=True,
+              help="Replace child identifiers with keyed hashes (key: CINFLOW_PSEUDONYM_KEY) and drop UPNs.")
+@click.option("--datetime", "stamp", help="The header's DateTime (default: now), e.g. 2027-04-15T09:00:00.")
+def census(db, authority, year, la, output, pseudonymise, stamp):
+    """Write the DfE Children in Need census return (XML) for one authority and collection year."""
+    import os
+    from datetime import datetime
+
+    from .census import build, store_rows
+    from .store import Store
+
+    if not db.exists():
+        raise InputError(f"{db}: no such database")
+    key = None
+    if pseudonymise:
+        secret = os.environ.get("CINFLOW_PSEUDONYM_KEY")
+        if not secret:
+            raise InputError("--pseudonymise needs a secret key in CINFLOW_PSEUDONYM_KEY (the same key gives the same pseudonyms)")
+        key = secret.encode()
+    when = None
+    if stamp:
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            raise InputError(f"--datetime {stamp!r} is not a date and time (YYYY-MM-DDTHH:MM:SS)") from None
+    with Store(db, _registry()) as store:
+        text, problems, counts = build(store_rows(store, authority), year, la, key, when)
+    if problems:
+        for p in problems[:50]:
+            click.echo(f"cinflow: census: {p}", err=True)
+        more = f" (first 50 shown)" if len(problems) > 50 else ""
+        raise InputError(f"the return would be invalid: {len(problems)} problem(s){more}; nothing was written")
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}: {counts['children']:,} children, {counts['assessments']:,} assessments, "
+               f"{counts['section_47s']:,} s47 enquiries, {counts['cin_plans']:,} CIN plans, {counts['cp_plans']:,} "
+               f"CP plans, {counts['closed']:,} closed ({counts['referral_nfa']:,} referrals with no further action)."
+               + (" Pseudonymised." if key else " It holds personal data: handle it accordingly."))
+
+
 class _RateColumn:
     """Cases per second for the progress bar."""
 

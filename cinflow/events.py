@@ -104,6 +104,8 @@ class S47Completed:
     event = "s47_completed"
     date: date
     outcome: S47Outcome
+    # Factors found by the assessment carried out under s47 (census AssessmentFactors).
+    factors: tuple[AssessmentFactor, ...] = ()
 
 
 @_name

@@ -322,7 +322,7 @@ def _next_facts(facts: CaseFacts, event, spec, new_state: str) -> CaseFacts:
             changes.update(plan_started=event.date)
         if event.review_chair is not None:
             changes.update(review_chair=event.review_chair)
-    if new_state in states.FINAL_STATES:
+    if new_state in states.FINAL_STATES and spec.dest is not None:  # paperwork after the end changes nothing
         reason = spec.closure_reason
         if name == "case_closed":
             reason = event.reason if event.reason in CLOSURE_REASONS else "RC7"

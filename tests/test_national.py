@@ -162,3 +162,11 @@ def test_s47_with_no_further_action_closes_rc7_not_rc8(r):
     r("strategy_discussion", "2026-01-07")
     r("s47_completed", "2026-01-20", outcome="no_further_action")
     assert r.case.facts.closure_reason == "RC7"  # census rule 2990: RC8/RC9 only for episodes without an s47
+
+
+def test_paperwork_after_closure_keeps_the_closure(r):
+    r("referral_received", "2026-01-05")
+    r("consent_given", "2026-01-06")
+    r("assessment_completed", "2026-01-30", outcome="no_further_action")
+    assert r("minutes_circulated", "2026-02-10").accepted
+    assert (r.case.facts.closed_on, r.case.facts.closure_reason) == (D("2026-01-30"), "RC8")

@@ -96,6 +96,16 @@ class Practice:
 
 
 @frozen
+class Census:
+    ethnicity: Mix
+    disability_codes: Mix
+    second_disability: Share
+    assessment_factors: Mix
+    abuse_categories: Mix
+    repeat_cp_plan: Share
+
+
+@frozen
 class Calibration:
     name: str
     description: str
@@ -103,6 +113,7 @@ class Calibration:
     outcomes: Outcomes
     durations: Durations
     children: Children
+    census: Census
     plan_endings: Mix
     practice: Practice
 
@@ -126,7 +137,7 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
 
 def _check(cal: Calibration, where: str) -> None:
     o = cal.outcomes
-    for section in (cal.referrals, o, cal.children):
+    for section in (cal.referrals, o, cal.children, cal.census):
         for name in section.__attrs_attrs__:
             item = getattr(section, name.name)
             if isinstance(item, Share) and name.name not in ("per_year",) and not 0 <= item.value <= 1:
@@ -137,10 +148,23 @@ def _check(cal: Calibration, where: str) -> None:
     if taken > 1:
         raise InputError(f"{where}: outcomes: no_further_action + not_in_need + section_47 + consent_refused is {taken:.3f}, over 1")
     for label, mix in (("referrals.source_mix", cal.referrals.source_mix), ("children.sex", cal.children.sex),
-                       ("children.primary_need", cal.children.primary_need), ("plan_endings", cal.plan_endings)):
+                       ("children.primary_need", cal.children.primary_need), ("plan_endings", cal.plan_endings),
+                       ("census.ethnicity", cal.census.ethnicity), ("census.disability_codes", cal.census.disability_codes),
+                       ("census.abuse_categories", cal.census.abuse_categories)):
         total = sum(mix.value.values())
         if abs(total - 1) > 0.02:
             raise InputError(f"{where}: {label}: shares add up to {total:.3f}, not 1")
+    from typing import get_args
+
+    from ..vocabulary import AbuseCategory, AssessmentFactor, DisabilityCode, Ethnicity, ReferralSource
+    for label, mix, codes in (("census.ethnicity", cal.census.ethnicity, Ethnicity),
+                              ("census.disability_codes", cal.census.disability_codes, DisabilityCode),
+                              ("census.assessment_factors", cal.census.assessment_factors, AssessmentFactor),
+                              ("census.abuse_categories", cal.census.abuse_categories, AbuseCategory),
+                              ("referrals.source_mix", cal.referrals.source_mix, ReferralSource)):
+        bad = sorted(set(mix.value) - set(get_args(codes)))
+        if bad:
+            raise InputError(f"{where}: {label}: {bad[0]!r} is not a census code")
     unknown = set(cal.plan_endings.value) - set(PLAN_ENDINGS)
     if unknown:
         raise InputError(f"{where}: plan_endings: unknown ending {sorted(unknown)[0]!r} (known: {', '.join(PLAN_ENDINGS)})")

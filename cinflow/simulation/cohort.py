@@ -37,6 +37,9 @@ class Referral:
     need: str
     re_referral: bool
     pathway: str
+    ethnicity: str
+    disability_codes: tuple[str, ...]
+    upn_unknown_reason: str
 
 
 class Cohort:
@@ -66,6 +69,8 @@ class Cohort:
         self.nights = Banded(cal.children.short_break_nights.bands)
         self.sex = Choice(cal.children.sex.value)
         self.need = Choice(cal.children.primary_need.value)
+        self.ethnicity = Choice(cal.census.ethnicity.value)
+        self.disability = Choice(cal.census.disability_codes.value)
         self.source = Choice(cal.referrals.source_mix.value)
         o = cal.outcomes
         taken = o.no_further_action.value + o.consent_refused.value + o.section_47.value + o.not_in_need.value
@@ -89,9 +94,17 @@ class Cohort:
         nights = 0
         if disabled and c.u(4) < cal.children.short_breaks_share_of_disabled.value:
             nights = self.nights.draw(c.u(5), c.u(6))
+        codes: tuple[str, ...] = ()
+        if disabled:
+            first = self.disability.pick(c.u(9))
+            second = self.disability.pick(c.u(11)) if c.u(10) < cal.census.second_disability.value else first
+            codes = tuple(sorted({first, second}))
         p = gen.stream(i, PATHWAY)
         return Referral(
             number=i, date=day, birth_date=born, sex=self.sex.pick(c.u(7)), disabled=disabled,
             short_break_nights=nights, source=self.source.pick(r.u(2)), need=self.need.pick(c.u(8)),
             re_referral=r.u(3) < cal.referrals.re_referral_share.value, pathway=self.pathway.pick(p.u(0)),
+            ethnicity=self.ethnicity.pick(c.u(12)), disability_codes=codes,
+            # No real UPNs: school-age children carry "UN5" (sources lack the information), younger ones "UN1".
+            upn_unknown_reason="UN5" if age >= 4 else "UN1",
         )

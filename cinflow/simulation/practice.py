@@ -58,6 +58,7 @@ class Practitioner:
         self.band.update({name: Banded(getattr(d, name).bands) for name in (
             "assessment_working_days", "icpc_working_days", "s47_working_days", "cp_plan_months", "cin_plan_months")})
         self.endings = Choice(calibration.plan_endings.value)
+        self.categories = Choice(calibration.census.abuse_categories.value)
         self.o = o
         self.default_weeks = int(p.default_interval_weeks.value)
 
@@ -74,7 +75,8 @@ class _CaseRun:
         self.pr, self.ref = pr, ref
         self.policy = pr.policy
         child = Child(birth_date=ref.birth_date, disabled=ref.disabled, short_break_nights=ref.short_break_nights,
-                      short_break_settings=1 if ref.short_break_nights else 0, sex=ref.sex)
+                      short_break_settings=1 if ref.short_break_nights else 0, sex=ref.sex, ethnicity=ref.ethnicity,
+                      upn_unknown_reason=ref.upn_unknown_reason, disability_codes=ref.disability_codes)
         self.case = pr.policy.new_case(case_id, child)
         self.s: dict = {}  # streams, made on first use
         self.n: dict = {}
@@ -211,19 +213,24 @@ class _CaseRun:
         done = self.later(day, self.draw("assessment_working_days", streams.TIMING))
         if pathway == "not_in_need":
             early = self.u(streams.PATHWAY) < o.not_in_need_early_help_share.value
-            self.apply(self.event("assessment_completed", done, outcome="early_help" if early else "no_further_action"))
+            self.apply(self.event("assessment_completed", done, outcome="early_help" if early else "no_further_action",
+                                  factors=("21",)))
             return
-        if self.apply(self.event("assessment_completed", done, outcome="cin_plan", primary_need=ref.need)):
+        if self.apply(self.event("assessment_completed", done, outcome="cin_plan", primary_need=ref.need,
+                                 factors=self.factors())):
             self.plan(done)
 
     def section_47(self, start: date) -> None:
         o = self.pr.o
         if self.u(streams.PATHWAY) < o.icpc_per_s47.value:
             conference = self.later(start, self.draw("icpc_working_days", streams.TIMING))
-            if not self.apply(self.event("s47_completed", conference, outcome="icpc")):
+            if not self.apply(self.event("s47_completed", conference, outcome="icpc", factors=self.factors())):
                 return
             if self.u(streams.PATHWAY) < o.cp_plan_per_icpc.value:
-                self.apply(self.event("cp_plan_started", conference))
+                census = self.pr.cal.census
+                category = self.pr.categories.pick(self.u(streams.TIMING))
+                previous = 1 if self.u(streams.TIMING) < census.repeat_cp_plan.value else 0
+                self.apply(self.event("cp_plan_started", conference, categories=(category,), previous_plans=previous))
                 ended = add_months(conference, self.draw("cp_plan_months", streams.TIMING))
                 to_cin = self.u(streams.PATHWAY) < o.cp_step_down_to_cin.value
                 if self.apply(self.event("cp_plan_ended", ended, outcome="cin_plan" if to_cin else "closed")) and to_cin:
@@ -235,7 +242,8 @@ class _CaseRun:
             return
         done = self.later(start, self.draw("s47_working_days", streams.TIMING))
         to_cin = self.u(streams.PATHWAY) < o.s47_to_cin_plan.value
-        if self.apply(self.event("s47_completed", done, outcome="cin_plan" if to_cin else "no_further_action")) and to_cin:
+        if self.apply(self.event("s47_completed", done, outcome="cin_plan" if to_cin else "no_further_action",
+                                 factors=self.factors())) and to_cin:
             self.plan(done)
 
     def plan(self, decided: date) -> None:
@@ -277,6 +285,12 @@ class _CaseRun:
             if name == "visit":
                 attrs = {**attrs, "seen_alone": True}
             self.apply(self.event(name, day, **attrs))
+
+    def factors(self) -> tuple[str, ...]:
+        """Factors found at assessment: each by its national share, at least one."""
+        found = tuple(code for code, share in self.pr.cal.census.assessment_factors.value.items()
+                      if self.u(streams.TIMING) < share)
+        return found or ("20",)
 
     def meeting(self, day: date, kind: str, outcome: str):
         attrs = {"kind": kind, "chair": self.pr.chair[kind], "outcome": outcome}
