@@ -170,3 +170,14 @@ def test_paperwork_after_closure_keeps_the_closure(r):
     r("assessment_completed", "2026-01-30", outcome="no_further_action")
     assert r("minutes_circulated", "2026-02-10").accepted
     assert (r.case.facts.closed_on, r.case.facts.closure_reason) == (D("2026-01-30"), "RC8")
+
+
+def test_rc8_and_rc9_only_close_an_assessment(r):
+    r("referral_received", "2026-01-05")
+    r("strategy_discussion", "2026-01-06")
+    item = r("case_closed", "2026-01-20", reason="RC8")
+    assert not item.accepted and item.reasons[0].rule == "england.assessment_closure_codes"
+    r2 = type(r)(r.policy)
+    r2("referral_received", "2026-01-05")
+    r2("consent_given", "2026-01-06")
+    assert r2("case_closed", "2026-01-20", reason="RC9").accepted and r2.case.facts.closure_reason == "RC9"

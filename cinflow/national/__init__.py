@@ -40,6 +40,13 @@ def _plan_longer_than_a_day(ctx):
     return None
 
 
+def _assessment_codes(ctx):
+    if ctx.event.reason in ("RC8", "RC9") and ctx.case.state != "assessment":
+        return (f"{ctx.event.reason} is for a case closed at the end of its assessment; this case is at "
+                f"'{ctx.case.state}': use another code (RC7 if none fits).")
+    return None
+
+
 @hookimpl
 def transition_guards():
     return [
@@ -47,6 +54,7 @@ def transition_guards():
         Guard(RULES.under_eighteen, {"referral_received", "transfer_in"}, _must_be_a_child),
         Guard(RULES.conference_on_a_weekday, {"cp_plan_started", "icpc_held"}, _weekday_conference),
         Guard(RULES.cp_plan_lasts_a_day, {"cp_plan_ended"}, _plan_longer_than_a_day),
+        Guard(RULES.assessment_closure_codes, {"case_closed"}, _assessment_codes),
     ]
 
 

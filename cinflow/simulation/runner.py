@@ -66,6 +66,7 @@ class _Context:
         self.generator = Generator(params.seed)
         self.cohort = Cohort(self.calibration, self.generator, params.start, params.months, params.referrals)
         self.practitioners: dict[str, Practitioner] = {}
+        self.prefixes = case_prefixes(params.authorities)
 
     def practitioner(self, authority: str) -> Practitioner:
         pr = self.practitioners.get(authority)
@@ -78,17 +79,30 @@ class _Context:
 _CONTEXT: _Context | None = None  # set in the parent before workers fork
 
 
+def case_prefixes(authorities) -> dict[str, str]:
+    """Short, distinct case-id prefixes, so that ids fit the census's 20-character
+    LAchildID: long ids use their initials (cheshire-west-and-chester -> cwac)."""
+    out: dict[str, str] = {}
+    for a in authorities:
+        prefix = a if len(a) <= 11 else "".join(part[0] for part in a.split("-"))
+        while prefix in out.values():
+            prefix += "x"
+        out[a] = prefix
+    return out
+
+
 def _run_chunk(job):
     """Run one chunk; write its rows to a shard file of its own (so rows are
     never pickled between processes) and return the shard and the tally."""
     authority, lo, hi, shard = job
     ctx = _CONTEXT
+    prefix = ctx.prefixes[authority]
     pr = ctx.practitioner(authority)
     last_day = ctx.params.end - timedelta(days=1)
     cases, events, deadlines = [], [], []
     tally = Tally()
     for i in range(lo, hi):
-        case = pr.run(ctx.cohort[i], f"{authority}-{i:07d}")
+        case = pr.run(ctx.cohort[i], f"{prefix}-{i:07d}")
         tally.add_case(case, last_day)
         cases.append(case_row(case))
         events.extend(event_rows(case))
