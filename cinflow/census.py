@@ -16,7 +16,8 @@ census modules:
 * **CIN plan**: from the initial CIN meeting (entering ``cin_plan``) until
   the case leaves ``cin_plan``/``transfer_out``.
 * **CP plan**: ``cp_plan_started`` to ``cp_plan_ended`` (or the episode's
-  end); categories and previous plans from ``cp_plan_started``.
+  end); categories and previous plans from ``cp_plan_started``; review
+  dates from ``cp_review``.
 * **closure**: the move into ``closed``, ``stepped_down`` or
   ``transferred``, with the case's closure reason.  Becoming looked after ends
   the CIN plan but not the episode.  ``ReferralNFA`` is 1 for a referral
@@ -84,6 +85,7 @@ class CpPlan:
     end: date | None
     categories: tuple[str, ...]
     previous: int
+    reviews: tuple[date, ...] = ()
 
 
 @frozen
@@ -154,9 +156,12 @@ def episode_of(case_id: str, child: dict, facts: dict, events: list[dict], refer
         # CP plans
         if name == "cp_plan_started":
             cp_plans.append(CpPlan(day, None, tuple(a.get("categories", ())), int(a.get("previous_plans", 0))))
+        if name == "cp_review" and cp_plans and cp_plans[-1].end is None:
+            p = cp_plans[-1]
+            cp_plans[-1] = CpPlan(p.start, None, p.categories, p.previous, p.reviews + (day,))
         if frm == "child_protection" and to != "child_protection" and cp_plans and cp_plans[-1].end is None:
             p = cp_plans[-1]
-            cp_plans[-1] = CpPlan(p.start, day, p.categories, p.previous)
+            cp_plans[-1] = CpPlan(p.start, day, p.categories, p.previous, p.reviews)
         if to in ENDED and frm not in ENDED:
             closure, reason = day, facts.get("closure_reason")
         if name == "child_died":
@@ -326,6 +331,10 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
             _sub(el, "InitialCategoryOfAbuse", category if cp.categories else "")
             _sub(el, "LatestCategoryOfAbuse", category if cp.categories else "")
             _sub(el, "NumberOfPreviousCPP", cp.previous)
+            if cp.reviews:
+                reviews = _sub(el, "Reviews")  # one <Reviews> holding every date, as the XSD has it
+                for day in cp.reviews:
+                    _sub(reviews, "CPPreviewDate", day.isoformat())
         counts["children"] += 1
         counts["episodes"] += 1
         counts["assessments"] += len(ep.assessments)

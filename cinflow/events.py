@@ -135,6 +135,15 @@ class CpPlanStarted:
 
 @_name
 @frozen
+class CpReview:
+    """A child protection review conference."""
+
+    event = "cp_review"
+    date: date
+
+
+@_name
+@frozen
 class CpPlanEnded:
     event = "cp_plan_ended"
     date: date

@@ -181,3 +181,15 @@ def test_rc8_and_rc9_only_close_an_assessment(r):
     r2("referral_received", "2026-01-05")
     r2("consent_given", "2026-01-06")
     assert r2("case_closed", "2026-01-20", reason="RC9").accepted and r2.case.facts.closure_reason == "RC9"
+
+
+def test_cp_reviews_within_3_months_then_every_6(r):
+    _to_conference(r)
+    r("cp_plan_started", "2026-11-30")
+    d = r.open("cp_review")
+    assert (d.due, d.rule) == (D("2027-02-28"), "england.cp_first_review")  # 3 months, clamped to February's end
+    r("cp_review", "2027-02-26")
+    d = r.open("cp_review")
+    assert (d.due, d.rule) == (D("2027-08-26"), "england.cp_review_interval")
+    r("cp_plan_ended", "2027-03-15", outcome="closed")
+    assert r.deadlines("cp_review")[-1].status() == "cancelled"

@@ -79,4 +79,8 @@ def deadline_rules():
             fulfilled_by=[on("assessment_completed"), on("s47_completed")],
             while_in=OPEN_BEFORE_PLAN,
         ),
+        DeadlineRule("cp_review", RULES.cp_first_review, opens_on=[on("cp_plan_started")],
+                     fulfilled_by=[on("cp_review")], while_in={"child_protection"}),
+        DeadlineRule("cp_review", RULES.cp_review_interval, opens_on=[on("cp_review")],
+                     fulfilled_by=[on("cp_review")], while_in={"child_protection"}),
     ]

@@ -232,6 +232,7 @@ class _CaseRun:
                 previous = 1 if self.u(streams.TIMING) < census.repeat_cp_plan.value else 0
                 self.apply(self.event("cp_plan_started", conference, categories=(category,), previous_plans=previous))
                 ended = add_months(conference, self.draw("cp_plan_months", streams.TIMING))
+                self.cp_reviews(ended)
                 to_cin = self.u(streams.PATHWAY) < o.cp_step_down_to_cin.value
                 if self.apply(self.event("cp_plan_ended", ended, outcome="cin_plan" if to_cin else "closed")) and to_cin:
                     self.plan(ended)
@@ -245,6 +246,19 @@ class _CaseRun:
         if self.apply(self.event("s47_completed", done, outcome="cin_plan" if to_cin else "no_further_action",
                                  factors=self.factors())) and to_cin:
             self.plan(done)
+
+    def cp_reviews(self, ended: date) -> None:
+        """Review conferences while the CP plan lasts, when the policy's deadline says."""
+        while self.case.state == "child_protection":
+            due = next((d.due for d in self.case.deadlines if d.name == "cp_review" and d.is_open), None)
+            if due is None:
+                return
+            day = self.later(max(self.today, due - timedelta(days=14)), 0)
+            day = day if self.pr.wd.is_working_day(day) else self.later(day, 1)
+            if day >= ended:
+                return
+            if not self.apply(self.event("cp_review", day)):
+                return
 
     def plan(self, decided: date) -> None:
         """From the decision that a plan is needed to its end."""

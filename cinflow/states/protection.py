@@ -22,6 +22,7 @@ TRANSITIONS = [
     # RC7, not RC8: the census keeps RC8/RC9 for episodes with no s47 (rule 2990).
     T("s47_completed", ["s47_enquiry"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC7"),
     T("cp_plan_started", ["icpc"], "child_protection"),
+    T("cp_review", ["child_protection"], None, note="a child protection review conference"),
     T("icpc_held", ["icpc"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="conference"),
     T("icpc_held", ["icpc"], "closed", when={"outcome": "no_further_action"}, closure_reason="RC7"),
     T("cp_plan_ended", ["child_protection"], "initial_cin", when={"outcome": "cin_plan"}, plan_origin="cp_step_down"),
