@@ -220,6 +220,8 @@ def check(ep: Episode, start: date, reference: date, lachildid: str) -> list[Cen
     for a in ep.assessments:
         if a.authorised is None and a.start < start:
             out.append(CensusProblem(c, f"assessment open since {a.start.isoformat()}, before the collection year"))
+    if ep.child.get("disabled") and not ep.child.get("disability_codes"):
+        out.append(CensusProblem(c, "the child is recorded as disabled but with no disability codes (child.disability_codes)"))
     for cp in ep.cp_plans:
         if not cp.categories:
             out.append(CensusProblem(c, f"CP plan from {cp.start.isoformat()} has no category of abuse (cp_plan_started.categories)"))
@@ -288,7 +290,7 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
         dis = _sub(chars, "Disabilities")
         codes = list(ch.get("disability_codes") or ())
         if not codes:
-            codes = ["DDA"] if ch.get("disabled") else ["NONE"]
+            codes = ["NONE"]  # a disabled child without codes is a problem, reported above
         for code in codes:
             _sub(dis, "Disability", code)
         det = _sub(child, "CINdetails")

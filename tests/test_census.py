@@ -122,6 +122,8 @@ def test_a_worked_return(tmp_path, capsys):
      "with no reason for closure"),
     (lambda c: c.execute("""UPDATE events SET attributes = '{"previous_plans":0}' WHERE event = 'cp_plan_started'"""),
      "has no category of abuse"),
+    (lambda c: c.execute("UPDATE cases SET child = json_set(child, '$.disabled', json('true'))"),
+     "recorded as disabled but with no disability codes"),
     (lambda c: [c.execute(f"UPDATE {t} SET {k} = 'CASE-' || {k} || '-WITH-A-VERY-LONG-IDENTIFIER'")
                 for t, k in (("cases", "id"), ("events", "case_id"))],
      "must be 1-20 letters and digits"),
