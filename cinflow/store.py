@@ -73,12 +73,27 @@ def _iso(value):
     raise TypeError(f"cannot store {value!r}")
 
 
+_ATTRIBUTES_JSON: dict = {}
+
+
 def _attributes_json(attributes: dict) -> str:
     """An event's attributes (strings, numbers, booleans, dates, tuples of
-    them) as the same JSON ``_json`` gives, without the converter's cost."""
+    them) as the same JSON ``_json`` gives, without the converter's cost;
+    the same attributes are encoded once (a bounded cache)."""
     if not attributes:
         return "{}"
-    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=_iso)
+    key = tuple(attributes.items())
+    try:
+        return _ATTRIBUTES_JSON[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: encode without caching
+        return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=_iso)
+    text = json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=_iso)
+    if len(_ATTRIBUTES_JSON) > 100_000:
+        _ATTRIBUTES_JSON.clear()
+    _ATTRIBUTES_JSON[key] = text
+    return text
 
 
 # Row builders, in column order: the store and bulk loaders (the simulator)

@@ -59,6 +59,7 @@ class Practitioner:
             "assessment_working_days", "icpc_working_days", "s47_working_days", "cp_plan_months", "cin_plan_months")})
         self.endings = Choice(calibration.plan_endings.value)
         self.categories = Choice(calibration.census.abuse_categories.value)
+        self.factor_shares = tuple(calibration.census.assessment_factors.value.items())
         self.o = o
         self.default_weeks = int(p.default_interval_weeks.value)
 
@@ -87,10 +88,12 @@ class _CaseRun:
     # -- draws ------------------------------------------------------------------
 
     def u(self, stream: int) -> float:
-        s = self.s.get(stream)
-        if s is None:
+        try:
+            s = self.s[stream]
+        except KeyError:
             s = self.s[stream] = self.pr.gen.stream(self.ref.number, stream)
-        k = self.n.get(stream, 0)
+            self.n[stream] = 0
+        k = self.n[stream]
         self.n[stream] = k + 1
         return s.u(k)
 
@@ -301,10 +304,24 @@ class _CaseRun:
             self.apply(self.event(name, day, **attrs))
 
     def factors(self) -> tuple[str, ...]:
-        """Factors found at assessment: each by its national share, at least one."""
-        found = tuple(code for code, share in self.pr.cal.census.assessment_factors.value.items()
-                      if self.u(streams.TIMING) < share)
+        """Factors found at assessment: each by its national share, at least one
+        (four factors per draw: this runs for most cases)."""
+        shares = self.pr.factor_shares
+        draws: list[float] = []
+        while len(draws) < len(shares):
+            draws.extend(self.u4(streams.TIMING))
+        found = tuple(code for (code, share), u in zip(shares, draws) if u < share)
         return found or ("20",)
+
+    def u4(self, stream: int):
+        try:
+            s = self.s[stream]
+        except KeyError:
+            s = self.s[stream] = self.pr.gen.stream(self.ref.number, stream)
+            self.n[stream] = 0
+        k = self.n[stream]
+        self.n[stream] = k + 1
+        return s.u4(k)
 
     def meeting(self, day: date, kind: str, outcome: str):
         attrs = {"kind": kind, "chair": self.pr.chair[kind], "outcome": outcome}
