@@ -367,15 +367,22 @@ SUBMITTABLE_EVENTS = tuple(sorted(set(EVENT_TYPES) - AUTOMATIC_EVENTS))
 
 
 NO_ATTRIBUTES: dict = {}  # shared by every history item without attributes; never mutated
+_SHARED: dict = {}       # equal attribute dicts are one object (history items never mutate them)
 
 
 def attributes(ev) -> dict:
-    """An event's own attributes (no ``date``), with defaults left out."""
-    out = {}
-    for a in type(ev).__attrs_attrs__:
-        if a.name == "date":
-            continue
-        value = getattr(ev, a.name)
-        if value != a.default:
-            out[a.name] = value
-    return out or NO_ATTRIBUTES
+    """An event's own attributes (no ``date``), with defaults left out.  Equal
+    results are the same (read-only) dict, so a long history costs little memory."""
+    items = tuple((a.name, getattr(ev, a.name)) for a in type(ev).__attrs_attrs__
+                  if a.name != "date" and getattr(ev, a.name) != a.default)
+    if not items:
+        return NO_ATTRIBUTES
+    try:
+        return _SHARED[items]
+    except KeyError:
+        if len(_SHARED) > 200_000:
+            _SHARED.clear()
+        out = _SHARED[items] = dict(items)
+        return out
+    except TypeError:  # an unhashable value
+        return dict(items)

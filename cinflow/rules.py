@@ -80,9 +80,12 @@ class RuleInfo:
     params: Mapping[str, Any] = field(factory=dict, hash=False)
     # Set for a rule the catalogue lists but no hook enforces: says why.
     not_enforced: str | None = None
+    # The citation as one string, made once: every deadline and refusal of
+    # this rule shares it rather than holding its own copy.
+    source: str = field(init=False, eq=False, hash=False)
 
-    @property
-    def source(self) -> str:
+    @source.default
+    def _source(self) -> str:
         return str(self.citation)
 
     def decision_kinds(self) -> list[str]:
