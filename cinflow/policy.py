@@ -53,12 +53,14 @@ class Policy:
         for g in self.guards:
             for name in g.events:
                 self._guards_by_event[name] = self._guards_by_event.get(name, ()) + (g,)
-        self._opens: dict[str, tuple[DeadlineRule, ...]] = {}
+        self._opens: dict[str, tuple[tuple[DeadlineRule, tuple], ...]] = {}
         self._fulfils: dict[str, tuple[tuple[str, object], ...]] = {}
         self._while_in: dict[tuple[str, str], frozenset | None] = {}
         for r in self.deadline_rules:
-            for trig in r.opens_on:
-                self._opens[trig.event] = self._opens.get(trig.event, ()) + (r,)
+            # Per event: each rule once, with its triggers for that event.
+            for name in dict.fromkeys(t.event for t in r.opens_on):
+                trigs = tuple(t for t in r.opens_on if t.event == name)
+                self._opens[name] = self._opens.get(name, ()) + ((r, trigs),)
             for trig in r.fulfilled_by:
                 self._fulfils[trig.event] = self._fulfils.get(trig.event, ()) + ((r.name, trig),)
             self._while_in[(r.rule.id, r.name)] = r.while_in
@@ -264,10 +266,13 @@ class Policy:
         if opens:
             ctx = Context(after, event, new_state)
             tightest: dict[str, tuple[date, DeadlineRule]] = {}
-            for rule in opens:
+            for rule, trigs in opens:
                 if rule.while_in is not None and new_state not in rule.while_in:
                     continue
-                if not any(t.event == name_of_event and t.matches(event) for t in rule.opens_on):
+                for t in trigs:
+                    if t.matches(event):
+                        break
+                else:
                     continue
                 if not rule.applies(ctx):
                     continue

@@ -39,6 +39,9 @@ class Timescale:
     def at(self, on: date) -> TimescaleVersion | None:
         """The version in force on ``on`` (the newest that started on or
         before it), or None if the rule was not yet in force."""
+        if len(self.versions) == 1:
+            only = self.versions[0]
+            return only if only.valid_from <= on else None
         chosen = None
         for v in self.versions:
             if v.valid_from <= on and (chosen is None or v.valid_from > chosen.valid_from):
@@ -227,7 +230,10 @@ class Trigger:
     when: tuple[tuple[str, frozenset], ...] = ()
 
     def matches(self, ev) -> bool:
-        return all(getattr(ev, name, None) in allowed for name, allowed in self.when)
+        for name, allowed in self.when:
+            if getattr(ev, name, None) not in allowed:
+                return False
+        return True
 
     def describe(self) -> str:
         if not self.when:
