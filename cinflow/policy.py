@@ -64,6 +64,11 @@ class Policy:
             for trig in r.fulfilled_by:
                 self._fulfils[trig.event] = self._fulfils.get(trig.event, ()) + ((r.name, trig),)
             self._while_in[(r.rule.id, r.name)] = r.while_in
+        # The deadline names each event can fulfil or reopen.
+        self._touches: dict[str, frozenset] = {}
+        for event_name in set(self._opens) | set(self._fulfils):
+            self._touches[event_name] = frozenset(
+                [n for n, _ in self._fulfils.get(event_name, ())] + [r.name for r, _ in self._opens.get(event_name, ())])
         self.machine = build_machine(self._check)
         # The fast path: each (state, event) resolved once to the transitions
         # the machine would consider, in the machine's order.
@@ -233,11 +238,18 @@ class Policy:
         if not fulfils and not opens and not state_changed:
             return before.deadlines
         deadlines = list(before.deadlines)
-        # Open deadlines by name, found in one pass (met and cancelled ones never change).
+        # Open deadlines by name, found in one pass (met and cancelled ones never
+        # change); only the names this event can touch, unless the state changed.
         open_at: dict[str, list[int]] = {}
-        for i, d in enumerate(deadlines):
-            if d.met_on is None and d.cancelled_on is None:
-                open_at.setdefault(d.name, []).append(i)
+        if state_changed:
+            for i, d in enumerate(deadlines):
+                if d.met_on is None and d.cancelled_on is None:
+                    open_at.setdefault(d.name, []).append(i)
+        else:
+            needed = self._touches[name_of_event]
+            for i, d in enumerate(deadlines):
+                if d.met_on is None and d.cancelled_on is None and d.name in needed:
+                    open_at.setdefault(d.name, []).append(i)
         # 1. fulfil: each deadline name this event meets, the earliest open one.
         done = set()
         for name, trig in fulfils:
