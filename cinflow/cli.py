@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import CinflowError, InputError
-from .events import attributes
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -351,7 +350,7 @@ def census(db, authority, year, la, output, pseudonymise, stamp):
     if problems:
         for p in problems[:50]:
             click.echo(f"cinflow: census: {p}", err=True)
-        more = f" (first 50 shown)" if len(problems) > 50 else ""
+        more = " (first 50 shown)" if len(problems) > 50 else ""
         raise InputError(f"the return would be invalid: {len(problems)} problem(s){more}; nothing was written")
     output.write_text(text, encoding="utf-8")
     click.echo(f"Wrote {output}: {counts['children']:,} children, {counts['assessments']:,} assessments, "

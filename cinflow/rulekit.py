@@ -33,6 +33,8 @@ SHORT_BREAKS = Predicate("the child has a short-breaks plan (any short-break nig
                          lambda ctx: ctx.child.short_break_nights > 0)
 NO_SHORT_BREAKS = Predicate("the child has no short-breaks plan", lambda ctx: ctx.child.short_break_nights == 0)
 UNPLANNED_MOVE = Predicate("the move was unplanned", lambda ctx: not ctx.event.planned)
+HARM_LIKELY = Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)
+EARLY_HELP = Predicate("early help, universal or targeted services can meet the need", lambda ctx: ctx.event.early_help)
 
 
 def plan_start(facts) -> date | None:

@@ -27,7 +27,7 @@ from sqlite_utils.migrations import Migrations
 
 from .convert import structure, structure_event, unstructure
 from .errors import ConflictError, StoreError
-from .models import Case, CaseFacts, Child, Deadline
+from .models import Case, Child, Deadline
 
 migrations = Migrations("cinflow")
 

@@ -25,6 +25,16 @@ class Runner:
         return found[0]
 
 
+def refused_by(item, rule, document=None):
+    """Assert ``item`` was refused by ``rule`` (citing ``document``); return that reason."""
+    assert not item.accepted, "expected a refusal"
+    assert rule in [x.rule for x in item.reasons], item.reasons
+    reason = next(x for x in item.reasons if x.rule == rule)
+    if document is not None:
+        assert reason.source.startswith(document)
+    return reason
+
+
 def route_rule(policy, case, day="2026-06-01", **attrs) -> str:
     """The id of the consent route ``policy`` would take for a refusal now."""
     from cinflow.rules import Context

@@ -2,7 +2,6 @@
 the DfE rules (../shared/tools/census-check), with problems reported, never
 written silently."""
 
-import json
 import os
 import sqlite3
 import subprocess

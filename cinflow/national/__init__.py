@@ -5,7 +5,8 @@ this layer adds is consent, the consent-refusal routes and the 45-working-day
 assessment deadline."""
 
 from cinflow import hookimpl
-from cinflow.rules import ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
+from cinflow.rulekit import HARM_LIKELY
+from cinflow.rules import ConsentRoute, DeadlineRule, Guard, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
@@ -58,7 +59,6 @@ def transition_guards():
     ]
 
 
-HARM_LIKELY = Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)
 
 
 @hookimpl

@@ -87,7 +87,8 @@ class _CaseRun:
 
     # -- draws ------------------------------------------------------------------
 
-    def u(self, stream: int) -> float:
+    def _next(self, stream: int):
+        """The case's stream for ``stream`` (made on first use) and its next draw number."""
         try:
             s = self.s[stream]
         except KeyError:
@@ -95,6 +96,10 @@ class _CaseRun:
             self.n[stream] = 0
         k = self.n[stream]
         self.n[stream] = k + 1
+        return s, k
+
+    def u(self, stream: int) -> float:
+        s, k = self._next(stream)
         return s.u(k)
 
     def draw(self, band: str, stream: int) -> int:
@@ -314,13 +319,7 @@ class _CaseRun:
         return found or ("20",)
 
     def u4(self, stream: int):
-        try:
-            s = self.s[stream]
-        except KeyError:
-            s = self.s[stream] = self.pr.gen.stream(self.ref.number, stream)
-            self.n[stream] = 0
-        k = self.n[stream]
-        self.n[stream] = k + 1
+        s, k = self._next(stream)
         return s.u4(k)
 
     def meeting(self, day: date, kind: str, outcome: str):

@@ -14,92 +14,60 @@ CHAIR_ROLES = [("team_manager", "TM"), ("practice_lead", "PL"), ("iro", "IRO"), 
                ("senior_practitioner", "SP")]
 
 
+def _side_by_side(title: str, first: str, keys, cell, auths, justify="right") -> Table:
+    """One row per key, one column per authority: ``cell(authority, key)``."""
+    t = Table(title=title, title_justify="left")
+    t.add_column(first)
+    for a in auths:
+        t.add_column(a, justify=justify)
+    for key, label in keys:
+        t.add_row(label, *(cell(a, key) for a in auths))
+    return t
+
+
 def tables(summary: dict) -> list[Table]:
     auths = list(summary["authorities"])
     data = summary["authorities"]
-    out = []
 
-    t = Table(title="Overview", title_justify="left")
-    t.add_column("")
-    for a in auths:
-        t.add_column(a, justify="right")
-    for label, key in (("cases", "cases"), ("events", "events"), ("deadlines", "deadlines"),
-                       ("plans open at the end", "plans_open_at_end")):
-        t.add_row(label, *(f"{data[a][key]:,}" for a in auths))
-    out.append(t)
+    def union(field):
+        return [(k, k) for k in sorted({k for a in auths for k in data[a][field]})]
 
-    t = Table(title="Deadlines: met / late / missed (open at the end; cancelled)", title_justify="left")
-    t.add_column("deadline")
-    for a in auths:
-        t.add_column(a, justify="right")
-    for name in sorted({n for a in auths for n in data[a]["deadline_compliance"]}):
-        cells = []
-        for a in auths:
-            c = data[a]["deadline_compliance"].get(name)
-            cells.append("-" if c is None else
-                         f"{c['met']:,} / {c['late']:,} / {c['missed']:,} ({c['open']:,}; {c['cancelled']:,})")
-        t.add_row(name, *cells)
-    out.append(t)
+    def compliance(a, name):
+        c = data[a]["deadline_compliance"].get(name)
+        return "-" if c is None else f"{c['met']:,} / {c['late']:,} / {c['missed']:,} ({c['open']:,}; {c['cancelled']:,})"
 
-    t = Table(title="Days in each state: median / 90th percentile (completed stays)", title_justify="left")
-    t.add_column("state")
-    for a in auths:
-        t.add_column(a, justify="right")
-    for state in sorted({s for a in auths for s in data[a]["days_in_state"]}):
-        cells = []
-        for a in auths:
-            q = data[a]["days_in_state"].get(state)
-            cells.append("-" if q is None else f"{q['median']} / {q['p90']} (n={q['stays']:,})")
-        t.add_row(state, *cells)
-    out.append(t)
+    def stays(a, state):
+        q = data[a]["days_in_state"].get(state)
+        return "-" if q is None else f"{q['median']} / {q['p90']} (n={q['stays']:,})"
 
-    t = Table(title="Closures by CIN census reason", title_justify="left")
-    t.add_column("reason")
-    for a in auths:
-        t.add_column(a, justify="right")
-    for rc in [f"RC{i}" for i in range(1, 10)]:
-        t.add_row(rc, *(f"{data[a]['closures'].get(rc, 0):,}" for a in auths))
-    out.append(t)
+    def activity(a, month):
+        act = data[a]["workload"].get(month, {}).get("activity", {})
+        return " ".join(f"{short} {act.get(name, 0)}" for name, short in ACTIVITY_SHORT)
 
+    def chairs(a, month):
+        role = data[a]["workload"].get(month, {}).get("role", {})
+        return " ".join(f"{short} {role.get(f'chaired initial: {name}', 0) + role.get(f'chaired review: {name}', 0)}"
+                        for name, short in CHAIR_ROLES)
+
+    months = [(m, m) for m in sorted({m for a in auths for m in data[a]["workload"]})]
+    rules = union("refusals") or [("(none)", "(none)")]
     legend = ", ".join(f"{short} {name}" for name, short in ACTIVITY_SHORT)
-    t = Table(title=f"Workload per month ({legend})", title_justify="left")
-    t.add_column("month")
-    for a in auths:
-        t.add_column(a)
-    for month in sorted({m for a in auths for m in data[a]["workload"]}):
-        cells = []
-        for a in auths:
-            act = data[a]["workload"].get(month, {}).get("activity", {})
-            cells.append(" ".join(f"{short} {act.get(name, 0)}" for name, short in ACTIVITY_SHORT))
-        t.add_row(month, *cells)
-    out.append(t)
-
     roles = ", ".join(f"{short} {name}" for name, short in CHAIR_ROLES)
-    t = Table(title=f"Meetings chaired per month, by role ({roles}; initial + review)", title_justify="left")
-    t.add_column("month")
-    for a in auths:
-        t.add_column(a)
-    for month in sorted({m for a in auths for m in data[a]["workload"]}):
-        cells = []
-        for a in auths:
-            role = data[a]["workload"].get(month, {}).get("role", {})
-            cells.append(" ".join(
-                f"{short} {role.get(f'chaired initial: {name}', 0) + role.get(f'chaired review: {name}', 0)}"
-                for name, short in CHAIR_ROLES))
-        t.add_row(month, *cells)
-    out.append(t)
-
-    t = Table(title="Refusals by rule", title_justify="left")
-    t.add_column("rule")
-    for a in auths:
-        t.add_column(a, justify="right")
-    rules = sorted({r for a in auths for r in data[a]["refusals"]})
-    for rule in rules:
-        t.add_row(rule, *(f"{data[a]['refusals'].get(rule, 0):,}" for a in auths))
-    if not rules:
-        t.add_row("(none)", *("0" for _ in auths))
-    out.append(t)
-    return out
+    return [
+        _side_by_side("Overview", "", [("cases", "cases"), ("events", "events"), ("deadlines", "deadlines"),
+                                       ("plans_open_at_end", "plans open at the end")],
+                      lambda a, k: f"{data[a][k]:,}", auths),
+        _side_by_side("Deadlines: met / late / missed (open at the end; cancelled)", "deadline",
+                      union("deadline_compliance"), compliance, auths),
+        _side_by_side("Days in each state: median / 90th percentile (completed stays)", "state",
+                      union("days_in_state"), stays, auths),
+        _side_by_side("Closures by CIN census reason", "reason", [(f"RC{i}", f"RC{i}") for i in range(1, 10)],
+                      lambda a, rc: f"{data[a]['closures'].get(rc, 0):,}", auths),
+        _side_by_side(f"Workload per month ({legend})", "month", months, activity, auths, justify="left"),
+        _side_by_side(f"Meetings chaired per month, by role ({roles}; initial + review)", "month", months, chairs,
+                      auths, justify="left"),
+        _side_by_side("Refusals by rule", "rule", rules, lambda a, r: f"{data[a]['refusals'].get(r, 0):,}", auths),
+    ]
 
 
 def write_csv(summary: dict, folder: Path) -> list[Path]:

@@ -6,10 +6,10 @@ adds its review frequency with :func:`review_deadline`."""
 
 from cinflow import hookimpl
 from cinflow.rulekit import (
-    ENDINGS, ENDS_PLAN, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
+    EARLY_HELP, ENDINGS, ENDS_PLAN, HARM_LIKELY, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
     minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
 )
-from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
@@ -50,10 +50,8 @@ def transition_guards():
 @hookimpl
 def consent_refusal_routes():
     return [
-        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry",
-                     Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)),
-        ConsentRoute(RULES.consent_refused_early_help, "stepped_down",
-                     Predicate("early help or universal services can meet the need", lambda ctx: ctx.event.early_help)),
+        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry", HARM_LIKELY),
+        ConsentRoute(RULES.consent_refused_early_help, "stepped_down", EARLY_HELP),
         ConsentRoute(RULES.consent_not_imposed, "closed"),
     ]
 

@@ -6,7 +6,7 @@ events they attach to."""
 from cinflow import hookimpl
 from cinflow.calendar import add_months
 from cinflow.rulekit import (
-    CONTINUING, DISABLED, ENDINGS, ENDS_PLAN, NOT_DISABLED, PLAN_ENDING_EVENTS, all_of, decided, decision_date, happened_since,
+    CONTINUING, DISABLED, EARLY_HELP, HARM_LIKELY, ENDINGS, ENDS_PLAN, NOT_DISABLED, PLAN_ENDING_EVENTS, all_of, decided, decision_date, happened_since,
     lead_professional_named, meeting_held, negate, next_review_required, outcomes_recognised, plan_decisions, recorded,
 )
 from cinflow.rulekit import requires_decision
@@ -90,10 +90,8 @@ def transition_guards():
 @hookimpl
 def consent_refusal_routes():
     return [
-        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry",
-                     Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)),
-        ConsentRoute(RULES.consent_refused_targeted, "stepped_down",
-                     Predicate("universal or targeted services can meet the need", lambda ctx: ctx.event.early_help)),
+        ConsentRoute(RULES.consent_refused_harm, "s47_enquiry", HARM_LIKELY),
+        ConsentRoute(RULES.consent_refused_targeted, "stepped_down", EARLY_HELP),
         ConsentRoute(RULES.consent_refused_single_agency, "closed"),
     ]
 

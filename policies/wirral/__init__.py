@@ -5,7 +5,7 @@ events they attach to."""
 
 from cinflow import hookimpl
 from cinflow.rulekit import (
-    PLAN_STATES, decision_date, lead_professional_named, meeting_held, next_review_required, plan_decisions,
+    HARM_LIKELY, PLAN_STATES, decision_date, lead_professional_named, meeting_held, next_review_required, plan_decisions,
     requires_decision,
 )
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
@@ -43,9 +43,7 @@ def transition_guards():
 @hookimpl
 def consent_refusal_routes():
     return [
-        ConsentRoute(RULES.withheld_consent_harm, "s47_enquiry",
-                     Predicate("significant impairment is likely without services",
-                               lambda ctx: ctx.event.significant_harm_likely)),
+        ConsentRoute(RULES.withheld_consent_harm, "s47_enquiry", HARM_LIKELY),
         ConsentRoute(RULES.withheld_consent_accepted, "closed"),
     ]
 

@@ -5,7 +5,7 @@ Everything a council plugin needs: ``POLICY`` (who it is), a rule book
 attach those rules to lifecycle events.  See procedure.md for the source."""
 
 from cinflow import hookimpl
-from cinflow.rulekit import ENDINGS, ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
+from cinflow.rulekit import EARLY_HELP, ENDINGS, ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
@@ -28,8 +28,7 @@ def transition_guards():
 
 @hookimpl
 def consent_refusal_routes():
-    early_help = Predicate("early help is offered and accepted", lambda ctx: ctx.event.early_help)
-    return [ConsentRoute(RULES.consent_refused_early_help, "stepped_down", early_help)]
+    return [ConsentRoute(RULES.consent_refused_early_help, "stepped_down", EARLY_HELP)]
 
 
 @hookimpl

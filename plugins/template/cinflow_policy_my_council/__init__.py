@@ -7,8 +7,8 @@ cinflow.rules (Guard, ChairRule, ConsentRoute, DeadlineRule) and
 cinflow.rulekit (predicates and ready-made guards)."""
 
 from cinflow import hookimpl
-from cinflow.rulekit import end_only_at_meeting, meeting_held
-from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
+from cinflow.rulekit import HARM_LIKELY, end_only_at_meeting, meeting_held
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
@@ -31,8 +31,7 @@ def transition_guards():
 @hookimpl
 def consent_refusal_routes():
     """Where refused consent leads (checked before the national routes)."""
-    harm = Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)
-    return [ConsentRoute(RULES.consent_refused_harm, "s47_enquiry", harm)]
+    return [ConsentRoute(RULES.consent_refused_harm, "s47_enquiry", HARM_LIKELY)]
 
 
 @hookimpl
