@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import CinflowError, InputError
+from .errors import CinflowError, InputError, write_output
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -158,6 +158,9 @@ def policies_check(policy_ids):
     from .conformance import check_policy
 
     registry = _registry()
+    for pid in policy_ids:
+        if pid not in registry:
+            registry[pid]  # an unknown id is a usage error (exit 2), listing the known ones
     failed = 0
     for pid in policy_ids or registry.ids():
         problems = check_policy(registry, pid)
@@ -268,6 +271,11 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
 
     if db.exists():
         raise InputError(f"{db} already exists; simulations write to a new --db (nothing was changed)")
+    if csv_dir is not None:  # before the run, so a bad folder does not waste it
+        try:
+            csv_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--csv {csv_dir}: {exc.strerror or exc}") from None
     params = Parameters(tuple(dict.fromkeys(authorities)), referrals, start, months, seed,
                         str(calibration) if calibration else None)
     workers = workers or os.cpu_count() or 1
@@ -352,7 +360,7 @@ def census(db, authority, year, la, output, pseudonymise, stamp):
             click.echo(f"cinflow: census: {p}", err=True)
         more = " (first 50 shown)" if len(problems) > 50 else ""
         raise InputError(f"the return would be invalid: {len(problems)} problem(s){more}; nothing was written")
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text)
     click.echo(f"Wrote {output}: {counts['children']:,} children, {counts['assessments']:,} assessments, "
                f"{counts['section_47s']:,} s47 enquiries, {counts['cin_plans']:,} CIN plans, {counts['cp_plans']:,} "
                f"CP plans, {counts['closed']:,} closed ({counts['referral_nfa']:,} referrals with no further action)."

@@ -6,6 +6,14 @@ class CinflowError(Exception):
     """Base for every error cinflow raises on purpose."""
 
 
+def write_output(path, text: str) -> None:
+    """Write a file the user named; a path that cannot be written is one line, not a traceback."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 class InputError(CinflowError):
     """Malformed input: a scenario, an event, a policy file."""
 

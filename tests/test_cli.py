@@ -151,3 +151,23 @@ def test_shipped_examples_run_to_their_documented_end(name, capsys):
     assert code == 0 and doc["state"] == state
     got = [[r["rule"] for r in h["reasons"]] for h in doc["history"] if not h["accepted"]]
     assert got == [r if isinstance(r, list) else [r] for r in refusals]
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "{db}", "--html", "/no-such-folder/report.html"],
+    ["census", "--db", "{db}", "--year", "2027", "--la", "886", "-o", "/no-such-folder/census.xml"],
+])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, argv):
+    db = tmp_path / "sim.db"
+    assert main(["simulate", "--authority", "kent", "--referrals", "20", "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    code, out, err = run([a.replace("{db}", str(db)) for a in argv], capsys)
+    assert code == 2 and err.startswith("cinflow: error: cannot write /no-such-folder/") and "Traceback" not in err
+
+
+def test_a_csv_folder_that_cannot_be_made_fails_before_the_run(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "20", "--db", str(tmp_path / "s.db"),
+                        "--csv", str(blocker / "csv"), "--quiet"], capsys)
+    assert code == 2 and "--csv" in err and not (tmp_path / "s.db").exists()

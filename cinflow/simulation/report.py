@@ -12,7 +12,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, write_output
 from ..store import Store
 
 
@@ -103,5 +103,5 @@ def write_report(db: Path, out: Path, case_id: str | None = None, simulation: in
         number, summary = load_summary(store, simulation)
         flow = cohort_flow(store)
         case = case_timeline(store, case_id) if case_id else None
-    out.write_text(render(summary, flow, case, number), encoding="utf-8")
+    write_output(out, render(summary, flow, case, number))
     return out
