@@ -69,7 +69,7 @@ class Policy:
         for event_name in set(self._opens) | set(self._fulfils):
             self._touches[event_name] = frozenset(
                 [n for n, _ in self._fulfils.get(event_name, ())] + [r.name for r, _ in self._opens.get(event_name, ())])
-        self.machine = build_machine(self._check)
+        self._machine = None
         # The fast path: each (state, event) resolved once to the transitions
         # the machine would consider, in the machine's order.
         self._table: dict[tuple[str, str], tuple] = {}
@@ -77,6 +77,14 @@ class Policy:
             for source in spec.source:
                 key = (source, spec.trigger)
                 self._table[key] = self._table.get(key, ()) + (spec,)
+
+    @property
+    def machine(self):
+        """The ``transitions`` machine for this policy, built on first use
+        (the fast path and start-up do not need it)."""
+        if self._machine is None:
+            self._machine = build_machine(self._check)
+        return self._machine
 
     def reference(self) -> "Policy":
         """The same policy driving every event through the ``transitions``
