@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import chain
 
 from .rules import ALWAYS, ChairRule, ConsentRoute, DeadlineRule, Guard, RuleInfo
+from .engine import exception_roles
 from .vocabulary import roles_in_words
 
 
@@ -22,7 +23,14 @@ def enforcement(obj) -> str:
     """How one hook object enforces its rule, in words."""
     when = "" if getattr(obj, "applies", ALWAYS) is ALWAYS else f" when {obj.applies.text}"
     if isinstance(obj, Guard):
-        return f"guard on {', '.join(sorted(obj.events))}: the event is refused while the rule is not met"
+        events = ", ".join(sorted(obj.events))
+        level = obj.rule.level
+        if level == "advice":
+            return f"advice on {events}: the event is accepted and carries advice while the rule is not followed"
+        if level == "should":
+            return (f"guard on {events} (comply or explain): refused while the rule is not met, unless an "
+                    "authorised exception was recorded first")
+        return f"guard on {events}: the event is refused while the rule is not met"
     if isinstance(obj, ChairRule):
         kinds = "/".join(sorted(obj.kinds))
         return f"chair rule: {kinds} meetings must be chaired by {roles_in_words(obj.roles)}{when}"
@@ -33,7 +41,7 @@ def enforcement(obj) -> str:
         if obj.agreed_attr:
             text += f"; an earlier {obj.agreed_attr} agreed on the event is used instead"
         if obj.while_in is not None:
-            text += f"; cancelled if the case leaves {', '.join(sorted(obj.while_in))}"
+            text += f"; stops applying if the case leaves {', '.join(sorted(obj.while_in))} (missed if past due)"
         return text
     return type(obj).__name__
 
@@ -69,6 +77,10 @@ def catalogue(policy) -> dict:
                 "citation": {"document": r.citation.document, "section": r.citation.section},
                 "enforced_as": enforced.get(r.id, []),
                 "not_enforced": r.not_enforced,
+                "level": r.level,
+                "words": r.words,
+                "raised": r.raised,
+                "exception_roles": roles_in_words(exception_roles(r)) if r.level == "should" else None,
             }
             for r in rules
         ],

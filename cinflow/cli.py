@@ -59,48 +59,107 @@ def run(scenario, fmt, db, as_of):
     registry = _registry()
     case = run_scenario(registry, sc)
     as_of = as_of or sc.effective_as_of
+    policy = registry[sc.authority]
     if as_of is not None:
-        case = registry[sc.authority].advance(case, as_of)
+        case = policy.advance(case, as_of)
     if db is not None:
         from .store import Store
 
         with Store(db, registry) as store:
             store.add(case)
-    if fmt == "json":
-        click.echo(json.dumps(case_contract(case, as_of), indent=2))
-        return
-    _print_timeline(case, registry[sc.authority], as_of)
-    if db is not None:
+    _print_case(case, policy, as_of, fmt)
+    if db is not None and fmt != "json":
         click.echo(f"\nStored case {case.id} in {db}.")
+
+
+def _print_case(case, policy, as_of, fmt):
+    from .report import case_contract
+
+    if fmt == "json":
+        click.echo(json.dumps(case_contract(case, as_of, policy.next_wakeup(case)), indent=2))
+        return
+    _print_timeline(case, policy, as_of)
 
 
 def _print_timeline(case, policy, as_of):
     console = _console()
     console.print(f"[bold]Case {case.id}[/bold] under [bold]{policy.id}[/bold] ({policy.info.title})")
     console.print(f"Final state: [bold]{case.state}[/bold]" + (f", as of {as_of.isoformat()}" if as_of else ""))
+    wakeup = policy.next_wakeup(case)
+    if wakeup is not None:
+        console.print(f"Next changes by itself on {wakeup.isoformat()} (the child's 18th birthday closes the case).")
     console.print()
     table = Table(title="Timeline", show_lines=False, title_justify="left")
     for col in ("date", "event", "result", "state after"):
         table.add_column(col)
     for h in case.history:
-        detail = ", ".join(f"{k}={v}" for k, v in h.attributes.items() if k in ("kind", "outcome", "chair", "next_review"))
+        detail = ", ".join(f"{k}={v}" for k, v in h.attributes.items()
+                           if k in ("kind", "outcome", "chair", "next_review", "rule", "role"))
         label = h.event + (f" ({detail})" if detail else "") + (" [auto]" if h.automatic else "")
         if h.accepted:
-            table.add_row(h.date.isoformat(), label, "ok", h.to_state)
+            notes = [f"[magenta]by exception[/magenta] to {e.rule}: authorised by {e.role} on "
+                     f"{e.recorded_on.isoformat()} ({e.reason})\n  source: {e.source}" for e in h.exceptions]
+            notes += [f"[yellow]advice[/yellow] {a.rule}: {a.message}\n  source: {a.source}" for a in h.advice]
+            table.add_row(h.date.isoformat(), label, "\n".join(["ok", *notes]), h.to_state)
         else:
-            why = "\n".join(f"{r.rule}: {r.message}\n  source: {r.source}" for r in h.reasons)
+            why = "\n".join(f"{r.rule}: {r.message}\n  source: {r.source}"
+                            + (f"\n  to proceed: {r.remedy_text()}" if r.remedies else "") for r in h.reasons)
             table.add_row(h.date.isoformat(), label, f"[red]REFUSED[/red]\n{why}", h.to_state)
     console.print(table)
     console.print()
     dl = Table(title=f"Deadlines{' as of ' + as_of.isoformat() if as_of else ''}", title_justify="left")
-    for col in ("deadline", "due", "status", "met on", "rule"):
+    for col in ("deadline", "due", "status", "met / ended", "rule"):
         dl.add_column(col)
-    colours = {"met": "green", "late": "yellow", "overdue": "red", "open": "cyan", "cancelled": "dim"}
+    colours = {"met": "green", "late": "yellow", "overdue": "red", "missed": "bold red", "open": "cyan", "cancelled": "dim"}
     for d in case.deadlines:
         status = d.status(as_of)
-        dl.add_row(d.name, d.due.isoformat(), f"[{colours[status]}]{status}[/]",
-                   d.met_on.isoformat() if d.met_on else "", d.rule)
+        closed = d.met_on or d.ended_on
+        dl.add_row(d.name, d.due.isoformat(), f"[{colours[status]}]{status}[/]", closed.isoformat() if closed else "", d.rule)
     console.print(dl)
+
+
+@cli.command()
+@click.argument("case_id", metavar="CASE")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--as-of", callback=_date, help="Let time pass to this date first (not stored; see 'tick') and give statuses as of it.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract of 'run'.")
+def show(case_id, db, as_of, fmt):
+    """Print a stored case: its timeline and deadlines, as 'run' does."""
+    from .store import Store
+
+    if not db.exists():
+        raise InputError(f"{db}: no such database")
+    registry = _registry()
+    with Store(db, registry) as store:
+        case = store.load(case_id, as_of)
+    _print_case(case, registry[case.authority], as_of, fmt)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--as-of", callback=_date, required=True, help="Move every stored case to this date.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def tick(db, as_of, fmt):
+    """Let time pass for every stored case up to --as-of, storing each automatic
+    transition it passes (the 18th birthday closes a case).  Running it again
+    for the same date changes nothing."""
+    from .store import Store
+
+    if not db.exists():
+        raise InputError(f"{db}: no such database")
+    with Store(db, _registry()) as store:
+        changed = store.advance(as_of)
+    items = [{"case": c.id, "state": c.state, "version": c.version,
+              "events": [h.event for h in c.history if h.automatic and h.date <= as_of][-1:]} for c in changed]
+    if fmt == "json":
+        click.echo(json.dumps({"as_of": as_of.isoformat(), "changed": items}, indent=2))
+        return
+    if not items:
+        click.echo(f"Nothing changed by {as_of.isoformat()}.")
+        return
+    for i in items:
+        click.echo(f"{i['case']}: {', '.join(i['events'])} -> {i['state']} (version {i['version']})")
+    click.echo(f"{len(items)} case(s) moved to {as_of.isoformat()}.")
 
 
 @cli.group(invoke_without_command=True)
@@ -145,6 +204,11 @@ def policies_show(policy_id, fmt):
         for line in r["parameters"]:
             console.print(f"  - {line}")
         console.print(f"  cites: {r['citation']['document']} {r['citation']['section']}")
+        console.print(f"  level: {r['level']}" + (f" (\"{r['words']}\")" if r["words"] else ""))
+        if r["raised"]:
+            console.print(f"  raised to must: {r['raised']}")
+        if r["exception_roles"]:
+            console.print(f"  exception authorised by: {r['exception_roles']}")
         for how in r["enforced_as"]:
             console.print(f"  enforced: {how}")
         if r["not_enforced"]:

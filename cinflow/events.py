@@ -49,6 +49,9 @@ class ReferralReceived:
     referral_source: ReferralSource | None = None
     primary_need: NeedCode | None = None
 
+    def sets_facts(self, facts) -> dict:
+        return {"referral_date": self.date, "referral_source": self.referral_source, "primary_need": self.primary_need}
+
 
 @_name
 @frozen
@@ -58,6 +61,9 @@ class TransferIn:
     from_authority: str | None = None
     # When the family became resident here, if before the transfer was recorded.
     resident_since: date | None = field(default=None, validator=_not_after_event)
+
+    def sets_facts(self, facts) -> dict:
+        return {"referral_date": self.date}
 
 
 @_name
@@ -89,6 +95,9 @@ class AssessmentCompleted:
     factors: tuple[AssessmentFactor, ...] = ()
     # When the plan decision was made, if during the assessment (before completion).
     decided_on: date | None = field(default=None, validator=_not_after_event)
+
+    def sets_facts(self, facts) -> dict:
+        return {"primary_need": self.primary_need} if self.primary_need is not None else {}
 
 
 @_name
@@ -168,6 +177,14 @@ class CinMeeting:
     def _after_meeting(self, attribute, value):
         if value is not None and value <= self.date:
             raise ValueError(f"next_review ({value.isoformat()}) must be after the meeting ({self.date.isoformat()})")
+
+    def sets_facts(self, facts) -> dict:
+        out = {"last_meeting": self.date}
+        if self.kind == "initial":
+            out["plan_started"] = self.date
+        if self.review_chair is not None:
+            out["review_chair"] = self.review_chair
+        return out
 
 
 @_name
@@ -270,19 +287,42 @@ class SupervisionOrderMade:
         if value <= self.date:
             raise ValueError(f"ends_on ({value.isoformat()}) must be after the order is made ({self.date.isoformat()})")
 
+    def sets_facts(self, facts) -> dict:
+        return {"supervision_order_ends": self.ends_on}
+
 
 @_name
 @frozen
 class ManagerDecision:
+    """A manager's recorded decision.  ``kind: exception`` records an
+    authorised departure from a ``should`` rule (comply or explain): it names
+    the ``rule`` (its id), who authorised it (``role``) and why (``reason``);
+    the next event that rule would refuse is then accepted, once."""
+
     event = "manager_decision"
     date: date
     kind: str = field()
     role: Role | None = None
+    rule: str | None = None
+    reason: str | None = None
 
     @kind.validator
     def _kind(self, attribute, value):
         if not value or not value.replace("_", "").isalnum() or value != value.lower():
             raise ValueError(f"kind must be a snake_case name, got {value!r}")
+
+    def __attrs_post_init__(self):
+        if self.kind == "exception":
+            for name in ("rule", "role", "reason"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name}: an exception names the rule, who authorised it (role) and the reason")
+        elif self.rule is not None:
+            raise ValueError(f"rule: only a manager_decision of kind exception names a rule (this is {self.kind!r})")
+
+    def sets_facts(self, facts) -> dict:
+        from .engine import record_decision
+
+        return record_decision(facts, self)
 
 
 @_name

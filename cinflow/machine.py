@@ -1,5 +1,10 @@
 """The lifecycle as a ``transitions`` state machine: one machine per policy.
 
+This machine is the reference oracle and the diagram: the engine's fast path
+(:meth:`cinflow.engine.Engine._fire`) resolves each (state, event) from the
+same table with the same selector (:func:`selects`) and is tested to give
+identical cases; ``Policy.reference()`` runs every event through this machine.
+
 Cases are never attached to the machine (no ``add_model``, no machine per
 case).  To apply an event the engine hands the machine a throwaway model
 holding only ``state`` and an :class:`Attempt` carrying the case and event;
@@ -27,7 +32,7 @@ class CaseModel:
 class Attempt:
     """One event being tried against one case (mutable, short-lived)."""
 
-    __slots__ = ("case", "event", "decided", "reasons", "spec")
+    __slots__ = ("case", "event", "decided", "reasons", "spec", "advice", "used")
 
     def __init__(self, case, event, decided: dict | None = None):
         self.case = case
@@ -35,6 +40,8 @@ class Attempt:
         self.decided = decided or {}
         self.reasons: list = []
         self.spec = None
+        self.advice: list = []   # advice from rules at level advice
+        self.used: list = []     # pending exceptions this event uses up
 
     def value(self, name: str):
         if name in self.decided:
@@ -64,10 +71,20 @@ def build_machine(check) -> Machine:
     return machine
 
 
+def selects(spec, attempt: Attempt) -> bool:
+    """Whether ``spec`` is the transition for this attempt: its ``when``
+    matches the event's attributes (and what the policy decided, such as the
+    consent route).  The machine's conditions and the engine's fast path both
+    ask this one function."""
+    for name, allowed in spec.when:
+        if attempt.value(name) not in allowed:
+            return False
+    return True
+
+
 def _selector(spec):
     def selected(event_data) -> bool:
-        attempt = event_data.kwargs["attempt"]
-        return all(attempt.value(name) in allowed for name, allowed in spec.when)
+        return selects(spec, event_data.kwargs["attempt"])
 
     return selected
 

@@ -27,13 +27,93 @@ class Citation:
 
 
 @frozen
+class Remedy:
+    """What would let a refused event through, as data a host (or the
+    simulated practitioner) can act on.
+
+    ``kind`` is one of:
+
+    * ``needs_chair``: hold the meeting with one of ``roles`` in the chair;
+    * ``needs_decision``: record ``manager_decision`` of kind ``decision``
+      (by one of ``roles``, if any) first;
+    * ``needs_exception``: record an exception to ``rule``
+      (``manager_decision`` kind ``exception``) authorised by one of ``roles``;
+    * ``not_before``: the event is possible from ``on`` onwards.
+    """
+
+    kind: str
+    roles: tuple[str, ...] = ()
+    decision: str | None = None
+    rule: str | None = None
+    on: date | None = None
+
+    def describe(self) -> str:
+        from .vocabulary import roles_in_words
+
+        who = f" by {roles_in_words(self.roles)}" if self.roles else ""
+        if self.kind == "needs_chair":
+            return f"hold it with {roles_in_words(self.roles)} in the chair"
+        if self.kind == "needs_decision":
+            return f"record a manager_decision (kind {self.decision}){who} first"
+        if self.kind == "needs_exception":
+            return f"record an exception to {self.rule}{who} (manager_decision kind exception)"
+        if self.kind == "not_before":
+            return f"do it on or after {self.on.isoformat()}"
+        return self.kind
+
+
+def needs_chair(roles) -> Remedy:
+    return Remedy("needs_chair", tuple(roles))
+
+
+def needs_decision(kind: str, roles=None) -> Remedy:
+    return Remedy("needs_decision", tuple(roles or ()), decision=kind)
+
+
+def needs_exception(rule: str, roles) -> Remedy:
+    return Remedy("needs_exception", tuple(roles), rule=rule)
+
+
+def not_before(on: date) -> Remedy:
+    return Remedy("not_before", on=on)
+
+
+@frozen
 class Reason:
     """Why an event was refused: the rule, a message a practitioner
-    understands, and the source it comes from."""
+    understands, the source it comes from, and what would let it through
+    (``remedies``: any one of them is enough, together with the other
+    refusals' remedies)."""
 
     rule: str
     message: str
     source: str
+    remedies: tuple[Remedy, ...] = ()
+
+    def remedy_text(self) -> str:
+        return ", or ".join(r.describe() for r in self.remedies)
+
+
+@frozen
+class Advice:
+    """A record-keeping rule the event did not follow: it was accepted, and
+    this says what the procedure asks for."""
+
+    rule: str
+    message: str
+    source: str
+
+
+@frozen
+class ExceptionUse:
+    """An authorised departure from a ``should`` rule that let an event
+    through (comply or explain): who authorised it, why, and when."""
+
+    rule: str
+    role: str
+    reason: str
+    source: str
+    recorded_on: date
 
 
 @frozen
@@ -69,6 +149,16 @@ class Decision:
 
 
 @frozen
+class PendingException:
+    """An exception recorded and not yet used (each is used once)."""
+
+    rule: str
+    role: str
+    reason: str
+    date: date
+
+
+@frozen
 class CaseFacts:
     """Facts the lifecycle establishes and rules consult."""
 
@@ -84,6 +174,7 @@ class CaseFacts:
     review_chair: Role | None = None
     supervision_order_ends: date | None = None
     last_meeting: date | None = None
+    exceptions: tuple[PendingException, ...] = ()
 
     def decided_since(self, kind: str, since: date | None, roles=None) -> bool:
         """Whether a ``kind`` decision (by one of ``roles``, if given) was
@@ -106,12 +197,39 @@ class HistoryItem:
     reasons: tuple[Reason, ...] = ()
     automatic: bool = False
     attributes: dict = field(factory=dict, eq=True, hash=False)
+    advice: tuple[Advice, ...] = ()
+    exceptions: tuple[ExceptionUse, ...] = ()
+
+
+STATUSES = ("met", "late", "open", "overdue", "missed", "cancelled")
+
+
+def deadline_status(due: date, met_on: date | None, ended_on: date | None, as_of: date | None = None) -> str:
+    """The one definition of an obligation's status as of ``as_of`` (None: as
+    things stand, whatever the date):
+
+    * ``met``: fulfilled on or before its due date; ``late``: after it;
+    * ``open``: unfulfilled, still applies, due date not passed;
+    * ``overdue``: unfulfilled, still applies, due date passed;
+    * ``missed``: stopped applying *after* its due date without being met;
+    * ``cancelled``: stopped applying on or before its due date.
+
+    Nothing that happens later relabels an overdue obligation as cancelled:
+    once its due date has passed it can only become late or missed."""
+    if met_on is not None and (as_of is None or met_on <= as_of):
+        return "met" if met_on <= due else "late"
+    if ended_on is not None and (as_of is None or ended_on <= as_of):
+        return "missed" if ended_on > due else "cancelled"
+    if as_of is not None and as_of > due:
+        return "overdue"
+    return "open"
 
 
 @frozen
 class Deadline:
     """A dated obligation.  Repeating obligations are one Deadline per
-    occurrence; ``met_on`` or ``cancelled_on`` closes it."""
+    occurrence; ``met_on`` (fulfilled) or ``ended_on`` (stopped applying:
+    the case moved on, or a tighter occurrence replaced it) closes it."""
 
     name: str
     due: date
@@ -119,22 +237,16 @@ class Deadline:
     source: str
     opened_on: date
     met_on: date | None = None
-    cancelled_on: date | None = None
+    ended_on: date | None = None
 
     def status(self, as_of: date | None = None) -> str:
-        """``met``, ``late``, ``overdue``, ``open`` or ``cancelled`` as of a date
-        (None: as things stand, whatever the date)."""
-        if self.met_on is not None and (as_of is None or self.met_on <= as_of):
-            return "met" if self.met_on <= self.due else "late"
-        if self.cancelled_on is not None and (as_of is None or self.cancelled_on <= as_of):
-            return "cancelled"
-        if as_of is not None and as_of > self.due:
-            return "overdue"
-        return "open"
+        """See :func:`deadline_status`."""
+        return deadline_status(self.due, self.met_on, self.ended_on, as_of)
 
     @property
     def is_open(self) -> bool:
-        return self.met_on is None and self.cancelled_on is None
+        """Still to be met: neither fulfilled nor stopped applying."""
+        return self.met_on is None and self.ended_on is None
 
 
 @frozen

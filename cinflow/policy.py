@@ -1,32 +1,23 @@
-"""A policy assembled from its plugin layers, and the engine that applies
-events to cases under it.
+"""A policy assembled from its plugin layers.
 
-Hooks are called once here; per event the engine only looks up the guards
-and deadline rules indexed by event name.
+Hooks are called once here and what they return is checked and indexed by
+event name (chair rules compiled into ordinary guards); per event the engine
+(:mod:`cinflow.engine`) only looks things up.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from functools import lru_cache
 from itertools import chain
 
-from transitions import MachineError
-
 from . import states
-from .calendar import birthday
-from .errors import EventOrderError, InputError
-from .events import AUTOMATIC_EVENTS, EighteenthBirthday, attributes
-from .machine import Attempt, CaseModel, build_machine
-from .models import Case, CaseFacts, Child, Deadline, Decision, HistoryItem, Reason
-from .rules import ChairRule, ConsentRoute, Context, DeadlineRule, Guard, PolicyInfo, RuleInfo
-from .vocabulary import CLOSURE_REASONS, roles_in_words
-
-LIFECYCLE_SOURCE = "cinflow lifecycle (cinflow/states)"
-ADULTHOOD = 18
+from .engine import ADULTHOOD, LIFECYCLE_SOURCE, SENIORITY, Engine  # noqa: F401  (re-exported)
+from .errors import PluginError
+from .events import EVENT_TYPES
+from .machine import build_machine
+from .rules import ChairRule, ConsentRoute, DeadlineRule, Guard, PolicyInfo, RuleInfo
 
 
-class Policy:
+class Policy(Engine):
     """One authority's procedure: its rules gathered from every layer."""
 
     def __init__(self, info: PolicyInfo, layers, pm, fast: bool = True):
@@ -48,9 +39,19 @@ class Policy:
             sorted(routes, key=lambda r: -self._layer_of(r.rule))
         )
         self._check_objects()
+        # Every rule of every layer by id (rule books and hook objects).
+        self.rule_index: dict[str, RuleInfo] = {}
+        for book in self.rulebooks:
+            for rule in book:
+                self.rule_index.setdefault(rule.id, rule)
+        for rule in self.rules():
+            self.rule_index.setdefault(rule.id, rule)
+        self.decision_kinds, self.known_roles = self._vocabulary()
 
+        # One loop per event: chair rules run as guards on cin_meeting.
+        checks = self.guards + tuple(r.as_guard() for r in self.chair_rules)
         self._guards_by_event: dict[str, tuple[Guard, ...]] = {}
-        for g in self.guards:
+        for g in checks:
             for name in g.events:
                 self._guards_by_event[name] = self._guards_by_event.get(name, ()) + (g,)
         self._opens: dict[str, tuple[tuple[DeadlineRule, tuple], ...]] = {}
@@ -97,9 +98,26 @@ class Policy:
         prefix = rule.id.split(".", 1)[0]
         return self.layer_ids.index(prefix) if prefix in self.layer_ids else 0
 
-    def _check_objects(self) -> None:
-        from .errors import PluginError
+    def _vocabulary(self) -> tuple[frozenset, frozenset]:
+        """The manager_decision kinds and roles some rule of this policy knows
+        (``exception`` always): anything else is bad input."""
+        kinds, roles = {"exception"}, set(SENIORITY)
+        for rule in self.rule_index.values():
+            for key in ("decision", "alternative"):
+                if rule.params.get(key):
+                    kinds.add(rule.params[key])
+            for key in ("roles", "decision_roles"):
+                roles.update(rule.params.get(key) or ())
+            roles.update(rule.exception_roles or ())
+        for r in self.deadline_rules:
+            for t in r.fulfilled_by + r.opens_on:
+                if t.event == "manager_decision":
+                    when = dict(t.when)
+                    kinds.update(when.get("kind", ()))
+                    roles.update(when.get("role", ()))
+        return frozenset(kinds), frozenset(roles)
 
+    def _check_objects(self) -> None:
         kinds = ((Guard, self.guards), (DeadlineRule, self.deadline_rules),
                  (ChairRule, self.chair_rules), (ConsentRoute, self.consent_routes))
         for cls, objects in kinds:
@@ -112,6 +130,26 @@ class Policy:
         for r in self.deadline_rules:
             if r.rule.timescale is None and r.agreed_attr is None:
                 raise PluginError(f"{r.rule.id}: deadline {r.name!r} has neither a timescale nor an agreed date")
+            for state in r.while_in or ():
+                if state not in states.STATES:
+                    raise PluginError(f"{r.rule.id}: deadline {r.name!r} applies while in unknown state {state!r}")
+            for t in r.opens_on + r.fulfilled_by:
+                _check_trigger(r.rule, t)
+        for g in self.guards:
+            for name in g.events:
+                if name not in EVENT_TYPES:
+                    raise PluginError(f"{g.rule.id}: guard on unknown event {name!r} (known: {', '.join(sorted(EVENT_TYPES))})")
+            for state in g.dests or ():
+                if state not in states.STATES:
+                    raise PluginError(f"{g.rule.id}: guard for unknown state {state!r}")
+        for c in self.chair_rules:
+            if not c.kinds <= {"initial", "review"}:
+                raise PluginError(f"{c.rule.id}: chair rule for unknown meeting kind {sorted(c.kinds - {'initial', 'review'})[0]!r}")
+            if not c.rule.params.get("roles"):
+                raise PluginError(f"{c.rule.id}: chair rule without roles (params: roles)")
+        for rule in (o.rule for o in chain(self.guards, self.chair_rules, self.consent_routes, self.deadline_rules)):
+            if rule.level not in ("must", "should", "advice"):
+                raise PluginError(f"{rule.id}: level {rule.level!r} is not must, should or advice")
 
     def rules(self) -> list[RuleInfo]:
         """Every rule this policy enforces, each once, in layer order."""
@@ -120,236 +158,23 @@ class Policy:
             seen.setdefault(obj.rule.id, obj.rule)
         return sorted(seen.values(), key=lambda r: (self._layer_of(r), r.id))
 
-    # -- the engine -----------------------------------------------------------
 
-    def new_case(self, case_id: str, child: Child) -> Case:
-        return Case(id=case_id, authority=self.id, child=child)
+def _check_trigger(rule: RuleInfo, trig) -> None:
+    """A trigger names a real event and only attributes (and, for closed
+    vocabularies, values) that event has."""
+    import typing
 
-    def apply(self, case: Case, event) -> Case:
-        """Apply one event; return the new case.  A refused event is recorded in
-        the history with its reasons and changes nothing else."""
-        if case.authority != self.id:
-            raise InputError(f"case {case.id} is under {case.authority!r}, not {self.id!r}")
-        if event.event in AUTOMATIC_EVENTS:
-            raise InputError(f"{event.event} is made by the engine and cannot be submitted")
-        if case.last_date is not None and event.date < case.last_date:
-            raise EventOrderError(
-                f"{event.event} on {event.date.isoformat()} is dated before the case's last event "
-                f"({case.last_date.isoformat()}); events must be in date order"
-            )
-        case = self.advance(case, event.date)
-        return self._apply(case, event, automatic=False)
-
-    def advance(self, case: Case, to: date) -> Case:
-        """Let time pass up to and including ``to``: make the automatic
-        transitions that fall due (the 18th birthday ends an open case)."""
-        if case.state in states.OPEN_STATES:
-            adult = _adulthood(case.child.birth_date)
-            if adult <= to:
-                case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)), automatic=True)
-        return case
-
-    def consent_route(self, ctx: Context) -> ConsentRoute | None:
-        for route in self.consent_routes:
-            if route.applies(ctx):
-                return route
-        return None
-
-    def _check(self, attempt: Attempt, spec) -> bool:
-        """The guard every transition asks: all policy guards for the event."""
-        guards = self._guards_by_event.get(attempt.event.event, ())
-        if not guards and attempt.event.event != "cin_meeting":
-            return not attempt.reasons
-        ctx = Context(attempt.case, attempt.event, spec.dest or attempt.case.state)
-        reasons = attempt.reasons
-        for guard in guards:
-            if guard.dests is not None and ctx.dest not in guard.dests:
-                continue
-            message = guard.check(ctx)
-            if message:
-                reasons.append(Reason(guard.rule.id, message, guard.rule.source))
-        if attempt.event.event == "cin_meeting":
-            ev = attempt.event
-            for rule in self.chair_rules:
-                if ev.kind in rule.kinds and rule.applies(ctx) and ev.chair not in rule.roles:
-                    reasons.append(Reason(
-                        rule.rule.id,
-                        f"This {ev.kind} CIN meeting must be chaired by {roles_in_words(rule.roles)}; "
-                        f"it was chaired by {roles_in_words([ev.chair])}.",
-                        rule.rule.source,
-                    ))
-        return not reasons
-
-    def _apply(self, case: Case, event, automatic: bool) -> Case:
-        decided = {}
-        route_reason = None
-        if event.event == "consent_refused":
-            route = self.consent_route(Context(case, event))
-            if route is None:
-                route_reason = Reason("lifecycle.consent_route", "No rule of this policy says where refused consent leads.", LIFECYCLE_SOURCE)
-            else:
-                decided["route"] = route.dest
-        attempt = Attempt(case, event, decided)
-        moved = False
-        if route_reason is None:
-            if self.fast:
-                moved = self._fire(attempt)
-            else:
-                try:
-                    moved = self.machine.events[event.event].trigger(CaseModel(case.state), attempt=attempt)
-                except MachineError:
-                    moved = False
-        if not moved:
-            reasons = tuple(attempt.reasons) or (route_reason or self._not_possible(case, event),)
-            item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, automatic, attributes(event))
-            return Case(case.id, case.authority, case.child, case.state, case.version + 1, case.facts,
-                        case.history + (item,), case.deadlines)
-
-        spec = attempt.spec
-        new_state = spec.dest or case.state
-        facts = _next_facts(case.facts, event, spec, new_state)
-        after = Case(case.id, case.authority, case.child, new_state, case.version, facts, case.history, case.deadlines)
-        deadlines = self._next_deadlines(case, after, event, new_state)
-        item = HistoryItem(event.date, event.event, True, case.state, new_state, (), automatic, attributes(event))
-        return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,
-                    case.history + (item,), deadlines)
-
-    def _fire(self, attempt: Attempt) -> bool:
-        """What the machine does for a trigger, without the machinery: the
-        first transition from this state whose selector matches is checked
-        by the guards (as ``transitions`` evaluates conditions in order)."""
-        for spec in self._table.get((attempt.case.state, attempt.event.event), ()):
-            for name, allowed in spec.when:
-                if attempt.value(name) not in allowed:
-                    break
-            else:
-                if self._check(attempt, spec):
-                    attempt.spec = spec
-                    return True
-        return False
-
-    def _not_possible(self, case: Case, event) -> Reason:
-        detail = ", ".join(f"{n}={getattr(event, n)}" for n in ("kind", "outcome") if getattr(event, n, None) is not None)
-        what = event.event + (f" ({detail})" if detail else "")
-        return Reason(
-            "lifecycle.not_from_state",
-            f"{what} is not possible while the case is at '{case.state}' ({states.STATES[case.state]}).",
-            LIFECYCLE_SOURCE,
-        )
-
-    def _next_deadlines(self, before: Case, after: Case, event, new_state: str) -> tuple[Deadline, ...]:
-        day = event.date
-        name_of_event = event.event
-        fulfils = self._fulfils.get(name_of_event, ())
-        opens = self._opens.get(name_of_event, ())
-        state_changed = new_state != before.state
-        if not fulfils and not opens and not state_changed:
-            return before.deadlines
-        deadlines = list(before.deadlines)
-        # Open deadlines by name, found in one pass (met and cancelled ones never
-        # change); only the names this event can touch, unless the state changed.
-        open_at: dict[str, list[int]] = {}
-        if state_changed:
-            for i, d in enumerate(deadlines):
-                if d.met_on is None and d.cancelled_on is None:
-                    open_at.setdefault(d.name, []).append(i)
-        else:
-            needed = self._touches[name_of_event]
-            for i, d in enumerate(deadlines):
-                if d.met_on is None and d.cancelled_on is None and d.name in needed:
-                    open_at.setdefault(d.name, []).append(i)
-        # 1. fulfil: each deadline name this event meets, the earliest open one.
-        done = set()
-        for name, trig in fulfils:
-            if name in done or name not in open_at or not trig.matches(event):
-                continue
-            best = None
-            for i in open_at[name]:
-                d = deadlines[i]
-                if d.opened_on <= day and (best is None or d.due < deadlines[best].due):
-                    best = i
-            if best is not None:
-                d = deadlines[best]
-                deadlines[best] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, day, None)
-                open_at[name].remove(best)
-                done.add(name)
-        # 2. cancel what no longer applies in the new state (only a change of state can do that).
-        if state_changed:
-            for name, indices in open_at.items():
-                for i in list(indices):
-                    d = deadlines[i]
-                    while_in = self._while_in.get((d.rule, d.name))
-                    if while_in is not None and new_state not in while_in:
-                        deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
-                        indices.remove(i)
-        # 3. open: per name, the tightest of the rules that apply.
-        if opens:
-            ctx = Context(after, event, new_state)
-            tightest: dict[str, tuple[date, DeadlineRule]] = {}
-            for rule, trigs in opens:
-                if rule.while_in is not None and new_state not in rule.while_in:
-                    continue
-                for t in trigs:
-                    if t.matches(event):
-                        break
-                else:
-                    continue
-                if not rule.applies(ctx):
-                    continue
-                due = rule.due_for(ctx)
-                if due is None:
-                    continue
-                best = tightest.get(rule.name)
-                if best is None or due < best[0]:
-                    tightest[rule.name] = (due, rule)
-            for name, (due, rule) in tightest.items():
-                for i in open_at.get(name, ()):
-                    d = deadlines[i]  # superseded by the new occurrence
-                    deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
-                deadlines.append(Deadline(name, due, rule.rule.id, rule.rule.source, day))
-        return tuple(deadlines)
-
-
-@lru_cache(maxsize=65536)
-def _adulthood(birth_date: date) -> date:
-    return birthday(birth_date, ADULTHOOD)
-
-
-_FACT_FIELDS = tuple(a.name for a in CaseFacts.__attrs_attrs__)
-
-
-def _evolve_facts(facts: CaseFacts, changes: dict) -> CaseFacts:
-    """``attrs.evolve`` for the hot path: positional, no introspection."""
-    return CaseFacts(*[changes[n] if n in changes else getattr(facts, n) for n in _FACT_FIELDS])
-
-
-def _next_facts(facts: CaseFacts, event, spec, new_state: str) -> CaseFacts:
-    """The lifecycle facts an accepted event establishes (no policy here)."""
-    changes = {}
-    name = event.event
-    if name == "referral_received":
-        changes.update(referral_date=event.date, referral_source=event.referral_source, primary_need=event.primary_need)
-    elif name == "transfer_in":
-        changes.update(referral_date=event.date)
-    elif name == "assessment_completed" and event.primary_need is not None:
-        changes.update(primary_need=event.primary_need)
-    elif name == "manager_decision":
-        changes.update(decisions=facts.decisions + (Decision(event.kind, event.date, event.role),))
-    elif name == "supervision_order_made":
-        changes.update(supervision_order_ends=event.ends_on)
-    if spec.plan_origin is not None:
-        changes.update(plan_required_on=event.date, plan_origin=spec.plan_origin, plan_started=None, review_chair=None)
-        if spec.plan_origin != "supervision_order":
-            changes.update(supervision_order_ends=None)
-    if name == "cin_meeting":
-        changes.update(last_meeting=event.date)
-        if event.kind == "initial":
-            changes.update(plan_started=event.date)
-        if event.review_chair is not None:
-            changes.update(review_chair=event.review_chair)
-    if new_state in states.FINAL_STATES and spec.dest is not None:  # paperwork after the end changes nothing
-        reason = spec.closure_reason
-        if name == "case_closed":
-            reason = event.reason if event.reason in CLOSURE_REASONS else "RC7"
-        changes.update(closed_on=event.date, closure_reason=reason)
-    return _evolve_facts(facts, changes) if changes else facts
+    cls = EVENT_TYPES.get(trig.event)
+    if cls is None:
+        raise PluginError(f"{rule.id}: trigger on unknown event {trig.event!r}")
+    fields = {a.name: a for a in cls.__attrs_attrs__}
+    hints = typing.get_type_hints(cls)
+    for name, allowed in trig.when:
+        if name not in fields:
+            raise PluginError(f"{rule.id}: trigger {trig.describe()}: {trig.event} has no attribute {name!r}")
+        literals = {a for arg in (typing.get_args(hints[name]) or (hints[name],)) for a in (typing.get_args(arg) or ())}
+        if typing.get_origin(hints[name]) is typing.Literal:
+            literals = set(typing.get_args(hints[name]))
+        if literals and not set(allowed) <= literals:
+            bad = sorted(map(str, set(allowed) - literals))[0]
+            raise PluginError(f"{rule.id}: trigger {trig.describe()}: {bad!r} is not a value of {name}")

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from .models import Case, Deadline, HistoryItem
+from .models import Case, Deadline, HistoryItem, Reason, Remedy
+
+
+def remedy_item(r: Remedy) -> dict:
+    out = {"kind": r.kind, "text": r.describe()}
+    if r.roles:
+        out["roles"] = list(r.roles)
+    if r.decision:
+        out["decision"] = r.decision
+    if r.rule:
+        out["rule"] = r.rule
+    if r.on:
+        out["on"] = r.on.isoformat()
+    return out
+
+
+def reason_item(r: Reason) -> dict:
+    return {"rule": r.rule, "message": r.message, "source": r.source, "remedies": [remedy_item(m) for m in r.remedies]}
 
 
 def history_item(h: HistoryItem) -> dict:
@@ -14,7 +31,10 @@ def history_item(h: HistoryItem) -> dict:
         "accepted": h.accepted,
         "from": h.from_state,
         "to": h.to_state,
-        "reasons": [{"rule": r.rule, "message": r.message, "source": r.source} for r in h.reasons],
+        "reasons": [reason_item(r) for r in h.reasons],
+        "advice": [{"rule": a.rule, "message": a.message, "source": a.source} for a in h.advice],
+        "exceptions": [{"rule": e.rule, "role": e.role, "reason": e.reason, "source": e.source,
+                        "recorded_on": e.recorded_on.isoformat()} for e in h.exceptions],
     }
     if h.automatic:
         out["automatic"] = True
@@ -26,18 +46,22 @@ def deadline_item(d: Deadline, as_of: date | None) -> dict:
         "name": d.name,
         "due": d.due.isoformat(),
         "status": d.status(as_of),
+        "opened_on": d.opened_on.isoformat(),
         "met_on": d.met_on.isoformat() if d.met_on else None,
+        "ended_on": d.ended_on.isoformat() if d.ended_on else None,
         "rule": d.rule,
         "source": d.source,
     }
 
 
-def case_contract(case: Case, as_of: date | None) -> dict:
+def case_contract(case: Case, as_of: date | None, next_wakeup: date | None = None) -> dict:
     return {
         "authority": case.authority,
         "case": case.id,
         "state": case.state,
+        "version": case.version,
         "as_of": as_of.isoformat() if as_of else None,
+        "next_wakeup": next_wakeup.isoformat() if next_wakeup else None,
         "history": [history_item(h) for h in case.history],
         "deadlines": [deadline_item(d, as_of) for d in case.deadlines],
     }

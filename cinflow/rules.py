@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from attrs import field, frozen
 
@@ -19,6 +19,7 @@ from .calendar import UNITS, add_period, age_on
 from .convert import load_yaml, structure
 from .errors import InputError, PluginError
 from .models import Citation
+from .vocabulary import MeetingOutcome, Role
 
 
 @frozen
@@ -83,6 +84,17 @@ class RuleInfo:
     params: Mapping[str, Any] = field(factory=dict, hash=False)
     # Set for a rule the catalogue lists but no hook enforces: says why.
     not_enforced: str | None = None
+    # How binding the procedure's own wording makes it: ``must`` refuses,
+    # ``should`` refuses unless an authorised exception was recorded (comply
+    # or explain), ``advice`` never refuses (the event carries advice).
+    level: str = "must"
+    # The modal words of the source the level rests on ("must", "should", "will").
+    words: str | None = None
+    # Why a council enforces a ``should`` as a ``must`` (None: it does not).
+    raised: str | None = None
+    # Who may authorise an exception to a ``should`` (None: a Team Manager or
+    # anyone senior to one).
+    exception_roles: tuple[str, ...] | None = None
     # The citation as one string, made once: every deadline and refusal of
     # this rule shares it rather than holding its own copy.
     source: str = field(init=False, eq=False, hash=False)
@@ -136,6 +148,35 @@ class PolicyInfo:
 # -- loading policy.yaml -----------------------------------------------------
 
 @frozen
+class RuleParams:
+    """The typed parameters a rule may carry in ``policy.yaml`` (``params:``).
+
+    Structured by the one cattrs converter when the file loads, so a misspelt
+    key or a role, outcome or number of the wrong kind fails at start-up with
+    one line.  A plugin with parameters of its own subclasses this (attrs,
+    ``frozen``) and passes it to :meth:`RuleBook.from_package`."""
+
+    # Who may chair (chair rules).
+    roles: tuple[Role, ...] | None = None
+    # The manager_decision kind a rule asks for, and who must have made it.
+    decision: str | None = None
+    decision_roles: tuple[Role, ...] | None = None
+    # Another decision kind that lifts the rule (e.g. long-term support agreed).
+    alternative: str | None = None
+    # Meeting outcomes a procedure recognises.
+    outcomes: tuple[MeetingOutcome, ...] | None = None
+    # Periods and thresholds.
+    minimum_months: int | None = None
+    months: int | None = None
+    max_short_break_nights: int | None = None
+    max_overnight_settings: int | None = None
+
+
+def _params_dict(params) -> dict:
+    """Typed params as the read-only mapping rules expose (set keys only)."""
+    return {a.name: getattr(params, a.name) for a in type(params).__attrs_attrs__ if getattr(params, a.name) is not None}
+
+@frozen
 class _TimescaleFile:
     unit: str
     counts_from: str
@@ -148,8 +189,12 @@ class _RuleFile:
     section: str
     document: str | None = None
     timescale: _TimescaleFile | None = None
-    params: dict[str, Any] = field(factory=dict)
+    params: dict = field(factory=dict)
     not_enforced: str | None = None
+    level: Literal["must", "should", "advice"] | None = None
+    words: str | None = None
+    raised: str | None = None
+    exception_roles: tuple[Role, ...] | None = None
 
 
 @frozen
@@ -175,12 +220,13 @@ class RuleBook:
         return iter(self.rules.values())
 
     @classmethod
-    def from_yaml(cls, text: str, where: str) -> "RuleBook":
+    def from_yaml(cls, text: str, where: str, params: type = RuleParams) -> "RuleBook":
         raw = load_yaml(text, where)
         parsed = structure(raw, _PolicyFile, where)
         info = parsed.policy
         rules = {}
         for name, r in parsed.rules.items():
+            typed = _params_dict(structure(r.params, params, f"{where}: rules.{name}.params"))
             document = r.document or info.document
             if not document:
                 raise InputError(f"{where}: rules.{name}: no document to cite")
@@ -195,15 +241,20 @@ class RuleBook:
                 if not versions:
                     raise InputError(f"{where}: rules.{name}.timescale.values: empty")
                 timescale = Timescale(r.timescale.unit, r.timescale.counts_from, versions)
-            rules[name] = RuleInfo(f"{info.id}.{name}", r.text, Citation(document, r.section), timescale, r.params,
-                                   r.not_enforced)
+            if r.raised is not None and r.level != "must":
+                raise InputError(f"{where}: rules.{name}.raised: only a rule at level must can be raised (it is {r.level})")
+            if r.exception_roles is not None and r.level != "should":
+                raise InputError(f"{where}: rules.{name}.exception_roles: only a should rule takes exceptions")
+            rules[name] = RuleInfo(f"{info.id}.{name}", r.text, Citation(document, r.section), timescale, typed,
+                                   r.not_enforced, r.level or "must", r.words, r.raised, r.exception_roles)
         return cls(info, rules)
 
     @classmethod
-    def from_package(cls, package: str, filename: str = "policy.yaml") -> "RuleBook":
-        """Load ``filename`` shipped inside ``package`` (use ``__name__``)."""
+    def from_package(cls, package: str, filename: str = "policy.yaml", params: type = RuleParams) -> "RuleBook":
+        """Load ``filename`` shipped inside ``package`` (use ``__name__``);
+        ``params``: a :class:`RuleParams` subclass for a plugin's own keys."""
         text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
-        return cls.from_yaml(text, f"{package}/{filename}")
+        return cls.from_yaml(text, f"{package}/{filename}", params)
 
 
 # -- behaviour ---------------------------------------------------------------
@@ -249,12 +300,27 @@ def on(event: str, **when) -> Trigger:
 
 
 @frozen
+class Refusal:
+    """What a guard's ``check`` returns to refuse with remedies: the sentence
+    and what would let the event through (:class:`~cinflow.models.Remedy`)."""
+
+    message: str
+    remedies: tuple = field(default=(), converter=tuple)
+
+
+@frozen
 class Guard:
     """Refuses an event when ``check`` returns a message.
 
     ``check(ctx)`` returns None to allow, or a sentence a practitioner
-    understands.  Guards only ever add refusals: this is how an authority
-    tightens the national baseline."""
+    understands (a ``str``, or a :class:`Refusal` carrying remedies).  Guards
+    only ever add refusals: this is how an authority tightens the national
+    baseline.
+
+    What a refusal does follows the rule's ``level``: ``must`` refuses;
+    ``should`` refuses unless an exception to the rule was recorded first
+    (and then uses it up); ``advice`` never refuses, the event carries the
+    message as advice."""
 
     rule: RuleInfo
     events: frozenset[str] = field(converter=frozenset)
@@ -278,6 +344,23 @@ class ChairRule:
     def roles(self) -> tuple[str, ...]:
         return tuple(self.rule.param("roles"))
 
+    def as_guard(self) -> Guard:
+        """This chair rule as an ordinary guard on ``cin_meeting`` (how the
+        engine runs it: one loop over guards)."""
+        from .models import needs_chair
+        from .vocabulary import roles_in_words
+
+        roles, kinds, applies, rule = self.roles, self.kinds, self.applies, self.rule
+
+        def check(ctx):
+            ev = ctx.event
+            if ev.kind in kinds and ev.chair not in roles and applies(ctx):
+                return Refusal(f"This {ev.kind} CIN meeting is to be chaired by {roles_in_words(roles)}; "
+                               f"it was chaired by {roles_in_words([ev.chair])}.", (needs_chair(roles),))
+            return None
+
+        return Guard(rule, {"cin_meeting"}, check)
+
 
 @frozen
 class ConsentRoute:
@@ -299,7 +382,21 @@ class DeadlineRule:
     ``agreed_attr`` (e.g. ``next_review``) and it is earlier, the agreed date
     wins.  When several rules open the same deadline on one event, the
     earliest due date wins (an authority can only tighten).  ``while_in``
-    (states) cancels the deadline when the case leaves them.
+    (states): the deadline stops applying when the case leaves them (it is
+    then ``missed`` if its due date had passed, else ``cancelled``).
+
+    ``reopen`` says what opening a deadline does to an occurrence of the same
+    name that is still unmet:
+
+    * ``"add"``: each occurrence belongs to the event that opened it (the
+      minutes of one meeting); both stay owed.  The default when every
+      fulfilling event is paperwork;
+    * ``"tighten"``: the same obligation re-triggered (a supervision order
+      while the initial meeting is awaited): the earlier due date stands,
+      never a later one.  The default otherwise;
+    * ``"replace"``: the new occurrence supersedes the old (invitations for
+      the next meeting, once a meeting has been held): the old one stops
+      applying.
     """
 
     name: str
@@ -310,6 +407,16 @@ class DeadlineRule:
     applies: Predicate = ALWAYS
     start: Callable[["Context"], date] | None = field(default=None, eq=False)
     agreed_attr: str | None = None
+    reopen: str | None = None
+
+    def __attrs_post_init__(self):
+        if self.reopen is None:
+            from .states.endings import PAPERWORK
+
+            mode = "add" if all(t.event in PAPERWORK for t in self.fulfilled_by) else "tighten"
+            object.__setattr__(self, "reopen", mode)
+        elif self.reopen not in ("add", "tighten", "replace"):
+            raise PluginError(f"{self.rule.id}: deadline {self.name!r}: reopen must be add, tighten or replace")
 
     def due_for(self, ctx: "Context") -> date | None:
         start = self.start(ctx) if self.start else ctx.date

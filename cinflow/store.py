@@ -63,6 +63,16 @@ def m002_simulations(db: sqlite_utils.Database) -> None:
     db["simulations"].create({"id": int, "parameters": str, "summary": str}, pk="id", not_null={"parameters", "summary"})
 
 
+@migrations()
+def m003_levels_and_statuses(db: sqlite_utils.Database) -> None:
+    """A deadline's ``cancelled_on`` becomes ``ended_on`` (the day it stopped
+    applying: ``missed`` if after its due date, ``cancelled`` if not); each
+    event row keeps the advice and exceptions it carried."""
+    db["deadlines"].transform(rename={"cancelled_on": "ended_on"})
+    db["events"].add_column("advice", str, not_null_default="[]")
+    db["events"].add_column("exceptions", str, not_null_default="[]")
+
+
 def _json(value) -> str:
     return json.dumps(unstructure(value), sort_keys=True, separators=(",", ":"))
 
@@ -99,8 +109,9 @@ def _attributes_json(attributes: dict) -> str:
 # Row builders, in column order: the store and bulk loaders (the simulator)
 # write exactly the same rows.
 CASE_COLUMNS = ("id", "authority", "state", "version", "child", "facts")
-EVENT_COLUMNS = ("case_id", "seq", "date", "event", "accepted", "from_state", "to_state", "automatic", "attributes", "reasons")
-DEADLINE_COLUMNS = ("case_id", "seq", "name", "due", "rule", "source", "opened_on", "met_on", "cancelled_on")
+EVENT_COLUMNS = ("case_id", "seq", "date", "event", "accepted", "from_state", "to_state", "automatic", "attributes", "reasons",
+                 "advice", "exceptions")
+DEADLINE_COLUMNS = ("case_id", "seq", "name", "due", "rule", "source", "opened_on", "met_on", "ended_on")
 
 
 def case_row(case: Case) -> tuple:
@@ -110,7 +121,8 @@ def case_row(case: Case) -> tuple:
 def event_rows(case: Case, start: int = 0) -> list[tuple]:
     return [
         (case.id, i, h.date.isoformat(), h.event, int(h.accepted), h.from_state, h.to_state, int(h.automatic),
-         _attributes_json(h.attributes), _json(list(h.reasons)) if h.reasons else "[]")
+         _attributes_json(h.attributes), _json(list(h.reasons)) if h.reasons else "[]",
+         _json(list(h.advice)) if h.advice else "[]", _json(list(h.exceptions)) if h.exceptions else "[]")
         for i, h in enumerate(case.history[start:], start=start)
     ]
 
@@ -118,7 +130,7 @@ def event_rows(case: Case, start: int = 0) -> list[tuple]:
 def deadline_rows(case: Case) -> list[tuple]:
     return [
         (case.id, i, d.name, d.due.isoformat(), d.rule, d.source, d.opened_on.isoformat(),
-         d.met_on.isoformat() if d.met_on else None, d.cancelled_on.isoformat() if d.cancelled_on else None)
+         d.met_on.isoformat() if d.met_on else None, d.ended_on.isoformat() if d.ended_on else None)
         for i, d in enumerate(case.deadlines)
     ]
 
@@ -126,8 +138,9 @@ def deadline_rows(case: Case) -> list[tuple]:
 def insert_rows(conn, cases: list[tuple], events: list[tuple], deadlines: list[tuple]) -> None:
     """Bulk insert prepared rows (the caller owns the transaction)."""
     conn.executemany(f"INSERT INTO cases VALUES ({','.join('?' * len(CASE_COLUMNS))})", cases)
-    conn.executemany(f"INSERT INTO events VALUES ({','.join('?' * len(EVENT_COLUMNS))})", events)
-    conn.executemany(f"INSERT INTO deadlines VALUES ({','.join('?' * len(DEADLINE_COLUMNS))})", deadlines)
+    conn.executemany(f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})", events)
+    conn.executemany(f"INSERT INTO deadlines ({','.join(DEADLINE_COLUMNS)}) VALUES ({','.join('?' * len(DEADLINE_COLUMNS))})",
+                     deadlines)
 
 
 class Store:
@@ -207,14 +220,7 @@ class Store:
             before = self._replay(row)
             policy = self.registry[row["authority"]]
             after = policy.apply(before, event)
-            cursor = self.db.execute(
-                "UPDATE cases SET state = ?, version = ?, facts = ? WHERE id = ? AND version = ?",
-                [after.state, after.version, _json(after.facts), case_id, expected_version],
-            )
-            if cursor.rowcount != 1:
-                raise ConflictError(f"case {case_id!r} changed while this write was in progress")
-            self.db.execute("DELETE FROM deadlines WHERE case_id = ?", [case_id])
-            insert_rows(self.db.conn, [], event_rows(after, len(before.history)), deadline_rows(after))
+            self._update(before, after, expected_version)
         return after
 
     # -- reading ----------------------------------------------------------------
@@ -259,22 +265,74 @@ class Store:
         return [r["id"] for r in self.db.query("SELECT id FROM cases WHERE authority = ? ORDER BY id", [authority])]
 
     def due(self, as_of: date) -> list[tuple[str, str, Deadline]]:
-        """Every open or overdue deadline as of ``as_of`` across all cases,
-        soonest first: ``(case_id, authority, deadline)``."""
+        """Every open or overdue deadline as of ``as_of`` across the cases
+        still open on that date, soonest first: ``(case_id, authority,
+        deadline)``.  A case that has ended (or would have, by its child's 18th
+        birthday, had time been let pass with :meth:`advance`) lists nothing."""
+        from .engine import _adulthood
+        from .states import FINAL_STATES
+
         out = []
         day = as_of.isoformat()
+        adult: dict[str, bool] = {}
         for r in self.db.query(
-            """SELECT d.*, c.authority FROM deadlines d JOIN cases c ON c.id = d.case_id
+            f"""SELECT d.*, c.authority, c.child FROM deadlines d JOIN cases c ON c.id = d.case_id
                WHERE d.opened_on <= :day
                  AND (d.met_on IS NULL OR d.met_on > :day)
-                 AND (d.cancelled_on IS NULL OR d.cancelled_on > :day)
+                 AND (d.ended_on IS NULL OR d.ended_on > :day)
+                 AND c.state NOT IN ({','.join(repr(s) for s in sorted(FINAL_STATES))})
                ORDER BY d.due, d.case_id, d.seq""",
             {"day": day},
         ):
-            deadline = Deadline(
-                r["name"], date.fromisoformat(r["due"]), r["rule"], r["source"], date.fromisoformat(r["opened_on"]),
-                date.fromisoformat(r["met_on"]) if r["met_on"] else None,
-                date.fromisoformat(r["cancelled_on"]) if r["cancelled_on"] else None,
-            )
-            out.append((r["case_id"], r["authority"], deadline))
+            cid = r["case_id"]
+            if cid not in adult:
+                birth = date.fromisoformat(json.loads(r["child"])["birth_date"])
+                adult[cid] = _adulthood(birth) <= as_of
+            if adult[cid]:
+                continue
+            out.append((cid, r["authority"], _deadline(r)))
         return out
+
+    def advance(self, as_of: date) -> list[Case]:
+        """Move every stored open case to ``as_of``, persisting each automatic
+        transition it passes (the 18th birthday) as an event flagged
+        ``automatic``.  Each case is its own transaction with the version it
+        expects, as :meth:`append`; running it twice changes nothing.  Returns
+        the cases that changed."""
+        from .states import OPEN_STATES
+
+        changed = []
+        rows = list(self.db.query(
+            f"SELECT id, version FROM cases WHERE state IN ({','.join('?' * len(OPEN_STATES))}) ORDER BY id",
+            sorted(OPEN_STATES)))
+        for row in rows:
+            with self._write():
+                current = self._row(row["id"])
+                if current["version"] != row["version"]:
+                    continue  # someone else moved it on meanwhile; their write stands
+                before = self._replay(current)
+                after = self.registry[current["authority"]].advance(before, as_of)
+                if after.version == before.version:
+                    continue
+                self._update(before, after, current["version"])
+            changed.append(after)
+        return changed
+
+    def _update(self, before: Case, after: Case, expected_version: int) -> None:
+        """Write ``after`` over ``before`` (the caller holds the transaction)."""
+        cursor = self.db.execute(
+            "UPDATE cases SET state = ?, version = ?, facts = ? WHERE id = ? AND version = ?",
+            [after.state, after.version, _json(after.facts), after.id, expected_version],
+        )
+        if cursor.rowcount != 1:
+            raise ConflictError(f"case {after.id!r} changed while this write was in progress")
+        self.db.execute("DELETE FROM deadlines WHERE case_id = ?", [after.id])
+        insert_rows(self.db.conn, [], event_rows(after, len(before.history)), deadline_rows(after))
+
+
+def _deadline(r) -> Deadline:
+    return Deadline(
+        r["name"], date.fromisoformat(r["due"]), r["rule"], r["source"], date.fromisoformat(r["opened_on"]),
+        date.fromisoformat(r["met_on"]) if r["met_on"] else None,
+        date.fromisoformat(r["ended_on"]) if r["ended_on"] else None,
+    )

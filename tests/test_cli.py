@@ -23,16 +23,23 @@ def test_json_contract(capsys):
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert (doc["authority"], doc["case"], doc["state"]) == ("kent", "K-001", "cin_plan")
-    assert set(doc["history"][0]) == {"date", "event", "accepted", "from", "to", "reasons"}
+    assert set(doc["history"][0]) == {"date", "event", "accepted", "from", "to", "reasons", "advice", "exceptions"}
+    assert (doc["history"][0]["advice"], doc["history"][0]["exceptions"]) == ([], [])
     refused = [h for h in doc["history"] if not h["accepted"]]
     assert len(refused) == 1 and refused[0]["reasons"][0]["rule"] == "kent.review_chair"
-    assert set(refused[0]["reasons"][0]) == {"rule", "message", "source"}
-    assert {"name", "due", "status", "met_on", "rule", "source"} == set(doc["deadlines"][0])
+    reason = refused[0]["reasons"][0]
+    assert set(reason) == {"rule", "message", "source", "remedies"}
+    # A should: the remedy is the right chair, or an exception a Team Manager (or anyone senior) authorises.
+    assert [(m["kind"], m.get("roles")) for m in reason["remedies"]] == [
+        ("needs_chair", ["team_manager", "senior_practitioner"]),
+        ("needs_exception", ["team_manager", "service_manager", "assistant_director"])]
+    assert {"name", "due", "status", "opened_on", "met_on", "ended_on", "rule", "source"} == set(doc["deadlines"][0])
     by_name = {}
     for d in doc["deadlines"]:
         by_name.setdefault(d["name"], []).append(d)
     assert by_name["initial_cin_meeting"] == [{
-        "name": "initial_cin_meeting", "due": "2026-02-27", "status": "met", "met_on": "2026-02-25",
+        "name": "initial_cin_meeting", "due": "2026-02-27", "status": "met", "opened_on": "2026-02-13",
+        "met_on": "2026-02-25", "ended_on": None,
         "rule": "kent.initial_meeting",
         "source": "000_1fb2c8a7d3e76d05.txt Policy §5 Child in Need Meetings (Initial Child in Need meeting)"}]
     assert [d["status"] for d in by_name["visit"]] == ["met", "overdue"]  # as_of 2026-06-30
@@ -47,8 +54,11 @@ def test_automatic_items_are_flagged(tmp_path, capsys):
     doc = json.loads(out)
     assert code == 0 and doc["state"] == "closed" and doc["case"] == "s"
     assert doc["history"][-1] == {"date": "2026-03-01", "event": "eighteenth_birthday", "accepted": True,
-                                  "from": "referral", "to": "closed", "reasons": [], "automatic": True}
-    assert [d["status"] for d in doc["deadlines"]] == ["cancelled"]
+                                  "from": "referral", "to": "closed", "reasons": [], "advice": [], "exceptions": [],
+                                  "automatic": True}
+    # The 45-WD assessment (due 2026-01-08: Christmas, Boxing Day and New Year skipped) was never done:
+    # the 18th birthday ends it, missed, not cancelled.
+    assert [(d["due"], d["status"]) for d in doc["deadlines"]] == [("2026-01-08", "missed")]
 
 
 def test_text_timeline(capsys):

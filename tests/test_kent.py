@@ -6,6 +6,7 @@ import pytest
 
 from cinflow import Child
 
+from cinflow_policies.kent import PAPERWORK
 from helpers import plan_in_force
 
 D = date.fromisoformat
@@ -137,6 +138,8 @@ def test_visits_at_least_every_4_weeks(r):
 
 def test_minutes_case_note_and_plan_after_a_meeting(r):
     plan_in_force(r, meeting="2026-02-25")
+    for name in ("minutes", "case_note", "plan_authorisation"):  # the initial meeting's paperwork
+        r(PAPERWORK[name], "2026-03-02")
     r("cin_meeting", "2026-12-17", kind="review", chair="team_manager", outcome="continue")
     assert r.open("minutes").due == D("2027-01-05")  # 10 WD across Christmas, Boxing Day substitute, New Year
     assert r.open("case_note").due == D("2026-12-18")
@@ -145,6 +148,20 @@ def test_minutes_case_note_and_plan_after_a_meeting(r):
     r("minutes_circulated", "2027-01-06")
     assert r.deadlines("case_note")[-1].status() == "met"
     assert r.deadlines("minutes")[-1].status() == "late"
+    assert [d.status() for d in r.deadlines("minutes")] == ["met", "late"]  # the first meeting's stand as they were
+
+
+def test_each_meetings_paperwork_belongs_to_that_meeting(r):
+    """Unsent minutes of one meeting are not cancelled by the next meeting:
+    they stay overdue, and the next minutes sent meet the oldest first."""
+    plan_in_force(r, meeting="2026-02-25")
+    r("cin_meeting", "2026-05-13", kind="review", chair="team_manager", outcome="continue")
+    first, second = r.deadlines("minutes")
+    assert (first.due, second.due) == (D("2026-03-11"), D("2026-05-28"))  # 10 WD; 25 May is the spring bank holiday
+    assert [d.status(D("2026-05-14")) for d in (first, second)] == ["overdue", "open"]
+    r("minutes_circulated", "2026-05-20")
+    first, second = r.deadlines("minutes")
+    assert (first.met_on, first.status(), second.status(D("2026-05-29"))) == (D("2026-05-20"), "late", "overdue")
 
 
 def test_case_note_one_working_day_over_christmas(r):

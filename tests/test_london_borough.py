@@ -93,10 +93,14 @@ def test_three_months_clamps_to_the_end_of_february(r):
     assert r.open("cin_review").due == D("2027-02-28")
 
 
-def test_continuing_meeting_must_set_the_next_meeting_date(r):
+def test_a_meeting_without_the_next_date_is_advised_and_the_maximum_applies(r):
+    """Setting the next date is record-keeping with a fallback: the meeting is
+    accepted, carries advice, and the review falls due at the 3-month maximum."""
     in_force(r)
-    refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="continue"),
-               "london-borough.next_meeting_date")
+    item = r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="continue")
+    assert item.accepted and [a.rule for a in item.advice] == ["london-borough.next_meeting_date"]
+    assert item.advice[0].source.startswith("001_0fbde886a1ba2318.txt")
+    assert r.open("cin_review").due == D("2026-08-20")
 
 
 def test_practice_lead_exception_allows_up_to_six_months(r):
@@ -150,6 +154,8 @@ def test_visits_every_20_working_days_across_christmas(r):
 
 def test_plan_updated_in_2_circulated_in_5_and_recorded_in_2_working_days(r):
     in_force(r)
+    for name in ("plan_updated", "plan_circulated", "meeting_recorded"):  # the initial meeting's, on time
+        r(name, "2026-02-27")
     r("cin_meeting", "2026-04-02", kind="review", chair="social_worker", outcome="continue", next_review="2026-06-25")
     due = {d.name: d.due for d in r.case.deadlines if d.is_open and d.opened_on == D("2026-04-02")}
     assert due["plan_update"] == D("2026-04-08")  # over Good Friday and Easter Monday

@@ -195,14 +195,15 @@ def test_a_third_party_policy_simulates_too(tmp_path, capsys):
                         str(tmp_path / "x.db"), "--quiet", "--format", "json", "--csv", str(tmp_path / "csv")], capsys)
     doc = json.loads(out)
     assert code == 0 and doc["authorities"]["example-shire"]["cases"] == 300
-    assert (tmp_path / "csv" / "deadlines.csv").read_text().startswith("authority,deadline,met,late,missed")
+    assert (tmp_path / "csv" / "deadlines.csv").read_text().startswith(
+        "authority,deadline,met,late,open,overdue,missed,cancelled\n")
 
 
 def test_text_output_has_the_tables(tmp_path, capsys):
     code, out, err = run(["simulate", "--authority", "kent", "--referrals", "200", "--db", str(tmp_path / "t.db")],
                          capsys)
     assert code == 0
-    for title in ("Overview", "Deadlines: met / late / missed", "Days in each state", "Closures by CIN census reason",
+    for title in ("Overview", "Deadlines: met / late / breached", "Days in each state", "Closures by CIN census reason",
                   "Workload per month", "Meetings chaired per month", "Refusals by rule"):
         assert title in out
     assert "cases/s" in err  # the progress bar

@@ -339,7 +339,7 @@ class _CaseRun:
         best = None
         has_review = False
         for d in case.deadlines:
-            if d.met_on is not None or d.cancelled_on is not None:
+            if d.met_on is not None or d.ended_on is not None:
                 continue
             tmpl = pr.templates.get(d.name)
             if tmpl is None:

@@ -28,7 +28,7 @@
   // 1. Deadline compliance: stacked bars per deadline, a block per authority.
   (function () {
     var host = document.getElementById("compliance");
-    var parts = [["met", "#2a9d8f"], ["late", "#e9c46a"], ["missed", "#e76f51"]];
+    var parts = [["met", "#2a9d8f"], ["late", "#e9c46a"], ["overdue", "#f4a261"], ["missed", "#e76f51"]];
     legend(host, parts);
     AUTH.forEach(function (a) {
       var comp = S.authorities[a].deadline_compliance, names = Object.keys(comp).sort();
@@ -36,7 +36,7 @@
       var h3 = document.createElement("h3"); h3.textContent = a; box.appendChild(h3);
       var W = 420, row = 22, g = svg(box, W, names.length * row + 10);
       names.forEach(function (n, i) {
-        var c = comp[n], total = c.met + c.late + c.missed, x = 150;
+        var c = comp[n], total = c.met + c.late + c.overdue + c.missed, x = 150;
         el("text", {x: 0, y: i * row + 15, "font-size": 11}, g, n);
         parts.forEach(function (p) {
           var w = total ? (c[p[0]] / total) * (W - 160) : 0;
@@ -160,7 +160,7 @@
         .appendChild(el("title", {}, null, e.date + " " + e.event + (e.accepted ? "" : " REFUSED: " + e.reasons.join(", "))));
     });
     c.deadlines.forEach(function (d, i) {
-      var y = 80 + i * 14, end = d.met || d.cancelled || d.due;
+      var y = 80 + i * 14, end = d.met || d.ended || d.due;
       el("text", {x: 0, y: y + 4, "font-size": 9}, g, d.name);
       el("line", {x1: x(d.opened).toFixed(1), y1: y, x2: x(d.due).toFixed(1), y2: y, stroke: "#8d99ae", "stroke-width": 4}, g);
       if (d.met) el("circle", {cx: x(d.met).toFixed(1), cy: y, r: 3.5, fill: d.met <= d.due ? "#2a9d8f" : "#e9c46a"}, g)
@@ -180,8 +180,8 @@
     var head = [""].concat(AUTH);
     var names = {};
     AUTH.forEach(function (a) { Object.keys(S.authorities[a].deadline_compliance).forEach(function (n) { names[n] = 1; }); });
-    table("Deadlines: met / late / missed", Object.keys(names).sort().map(function (n) {
-      return [n].concat(AUTH.map(function (a) { var c = S.authorities[a].deadline_compliance[n]; return c ? c.met + " / " + c.late + " / " + c.missed : "-"; }));
+    table("Deadlines: met / late / overdue / missed", Object.keys(names).sort().map(function (n) {
+      return [n].concat(AUTH.map(function (a) { var c = S.authorities[a].deadline_compliance[n]; return c ? c.met + " / " + c.late + " / " + c.overdue + " / " + c.missed : "-"; }));
     }), head);
     var states = {};
     AUTH.forEach(function (a) { Object.keys(S.authorities[a].days_in_state).forEach(function (n) { states[n] = 1; }); });

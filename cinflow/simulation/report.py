@@ -53,7 +53,7 @@ def case_timeline(store: Store, case_id: str) -> dict:
         for e in store.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY seq", [case_id])
     ]
     deadlines = [
-        {"name": d["name"], "opened": d["opened_on"], "due": d["due"], "met": d["met_on"], "cancelled": d["cancelled_on"],
+        {"name": d["name"], "opened": d["opened_on"], "due": d["due"], "met": d["met_on"], "ended": d["ended_on"],
          "rule": d["rule"]}
         for d in store.db.query("SELECT * FROM deadlines WHERE case_id = ? ORDER BY seq", [case_id])
     ]

@@ -25,7 +25,7 @@ from attrs import asdict, frozen
 
 from ..calendar import add_months
 from ..errors import InputError
-from ..store import Store, case_row, deadline_rows, event_rows, insert_rows
+from ..store import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS, Store, case_row, deadline_rows, event_rows, insert_rows
 from .calibration import load_calibration
 from .cohort import Cohort
 from .draws import Generator
@@ -112,8 +112,8 @@ def _run_chunk(job):
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
-        for table, width in (("cases", len(cases[0]) if cases else 6), ("events", 10), ("deadlines", 9)):
-            conn.execute(f"CREATE TABLE {table} ({', '.join(f'c{k}' for k in range(width))})")
+        for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS), ("deadlines", DEADLINE_COLUMNS)):
+            conn.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
         insert_rows(conn, cases, events, deadlines)
         conn.execute("COMMIT")
     finally:
@@ -149,8 +149,10 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
                 for authority, n, shard, tally in _results(jobs, workers):
                     conn.execute("ATTACH DATABASE ? AS shard", [shard])
                     conn.execute("BEGIN IMMEDIATE")
-                    for table in ("cases", "events", "deadlines"):
-                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM shard.{table} ORDER BY rowid")
+                    for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS),
+                                           ("deadlines", DEADLINE_COLUMNS)):
+                        conn.execute(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                                     f"FROM shard.{table} ORDER BY rowid")
                     conn.execute("COMMIT")
                     conn.execute("DETACH DATABASE shard")
                     Path(shard).unlink()

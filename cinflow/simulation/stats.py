@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from ..states import FINAL_STATES, PLAN_STATES
+from ..models import STATUSES
+from ..states import FINAL_STATES, PLAN_OPEN
 
 ACTIVITIES = {
     "visit": "visits",
@@ -19,7 +20,6 @@ ACTIVITIES = {
     "strategy_discussion": "strategy discussions",
     "referral_received": "referrals",
 }
-PLAN_OPEN = PLAN_STATES | {"initial_cin"}
 
 
 class Tally:
@@ -49,13 +49,7 @@ class Tally:
         if case.state in FINAL_STATES and case.facts.closure_reason:
             self.closures[case.facts.closure_reason] += 1
         for d in case.deadlines:
-            if d.cancelled_on is not None:
-                status = "cancelled"
-            elif d.met_on is not None:
-                status = "met" if d.met_on <= d.due else "late"
-            else:
-                status = "missed" if d.due < end else "open"
-            self.compliance[(d.name, status)] += 1
+            self.compliance[(d.name, d.status(end))] += 1
         entered = None
         for h in case.history:
             if not h.accepted:
@@ -93,7 +87,7 @@ class Tally:
     def summary(self) -> dict:
         compliance: dict[str, dict[str, int]] = {}
         for (name, status), n in sorted(self.compliance.items()):
-            row = compliance.setdefault(name, {"met": 0, "late": 0, "missed": 0, "open": 0, "cancelled": 0})
+            row = compliance.setdefault(name, dict.fromkeys(STATUSES, 0))
             row[status] = n
         stays: dict[str, Counter] = {}
         for (state, days), n in self.stays.items():

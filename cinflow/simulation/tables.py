@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ..models import STATUSES
+
 ACTIVITY_SHORT = [("visits", "V"), ("initial meetings", "IM"), ("reviews", "R"), ("reviews chaired by an IRO", "IRO"),
                   ("minutes", "Min"), ("manager decisions", "MD")]
 CHAIR_ROLES = [("team_manager", "TM"), ("practice_lead", "PL"), ("iro", "IRO"), ("social_worker", "SW"),
@@ -34,7 +36,7 @@ def tables(summary: dict) -> list[Table]:
 
     def compliance(a, name):
         c = data[a]["deadline_compliance"].get(name)
-        return "-" if c is None else f"{c['met']:,} / {c['late']:,} / {c['missed']:,} ({c['open']:,}; {c['cancelled']:,})"
+        return "-" if c is None else f"{c['met']:,} / {c['late']:,} / {c['overdue'] + c['missed']:,} ({c['open']:,}; {c['cancelled']:,})"
 
     def stays(a, state):
         q = data[a]["days_in_state"].get(state)
@@ -57,7 +59,7 @@ def tables(summary: dict) -> list[Table]:
         _side_by_side("Overview", "", [("cases", "cases"), ("events", "events"), ("deadlines", "deadlines"),
                                        ("plans_open_at_end", "plans open at the end")],
                       lambda a, k: f"{data[a][k]:,}", auths),
-        _side_by_side("Deadlines: met / late / missed (open at the end; cancelled)", "deadline",
+        _side_by_side("Deadlines: met / late / breached, i.e. overdue or missed (open at the end; cancelled)", "deadline",
                       union("deadline_compliance"), compliance, auths),
         _side_by_side("Days in each state: median / 90th percentile (completed stays)", "state",
                       union("days_in_state"), stays, auths),
@@ -76,8 +78,8 @@ def write_csv(summary: dict, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     data = summary["authorities"]
     files = {
-        "deadlines.csv": (["authority", "deadline", "met", "late", "missed", "open", "cancelled"],
-                          [[a, n, c["met"], c["late"], c["missed"], c["open"], c["cancelled"]]
+        "deadlines.csv": (["authority", "deadline", *STATUSES],
+                          [[a, n, *(c[s] for s in STATUSES)]
                            for a, s in data.items() for n, c in s["deadline_compliance"].items()]),
         "days_in_state.csv": (["authority", "state", "median_days", "p90_days", "stays"],
                               [[a, st, q["median"], q["p90"], q["stays"]] for a, s in data.items()

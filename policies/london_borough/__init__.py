@@ -58,11 +58,11 @@ def _past_twelve_months(ctx):
     if ev.kind != "review" or ev.outcome not in CONTINUING_OUTCOMES or facts.plan_started is None:
         return None
     limit = add_months(facts.plan_started, rule.param("months"))
-    if ctx.date < limit or EXTENDED(ctx) or facts.decided_since(rule.param("exception"), facts.plan_required_on):
+    if ctx.date < limit or EXTENDED(ctx) or facts.decided_since(rule.param("alternative"), facts.plan_required_on):
         return None
     return (f"The plan reached 12 months on {limit.isoformat()}: continuing it needs the Service Manager's agreement "
             f"first (manager_decision kind {rule.param('decision')} by a Service Manager), unless long-term support "
-            f"was agreed (manager_decision kind {rule.param('exception')}).")
+            f"was agreed (manager_decision kind {rule.param('alternative')}).")
 
 
 def _handed_over(ctx):

@@ -6,9 +6,19 @@ attach those rules to lifecycle events.  See procedure.md for the source."""
 
 from cinflow import hookimpl
 from cinflow.rulekit import EARLY_HELP, ENDINGS, ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
-from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
+from attrs import frozen
 
-RULES = RuleBook.from_package(__name__)
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, RuleParams, on
+
+
+@frozen
+class ShireParams(RuleParams):
+    """Example Shire's own rule parameter, typed like the built-in ones."""
+
+    under_age: int | None = None
+
+
+RULES = RuleBook.from_package(__name__, params=ShireParams)
 POLICY = RULES.info
 
 PLAN = ("cin_plan", "transfer_out")
