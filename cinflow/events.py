@@ -172,6 +172,9 @@ class CinMeeting:
     review_chair: Role | None = None
     # A lead professional was identified for the child after step-down.
     lead_professional_named: bool | None = None
+    # The usual chair (e.g. the social worker) could not chair, for
+    # unforeseen reasons, and another professional stepped in.
+    usual_chair_unavailable: bool | None = None
 
     @next_review.validator
     def _after_meeting(self, attribute, value):

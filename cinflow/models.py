@@ -38,7 +38,9 @@ class Remedy:
       (by one of ``roles``, if any) first;
     * ``needs_exception``: record an exception to ``rule``
       (``manager_decision`` kind ``exception``) authorised by one of ``roles``;
-    * ``not_before``: the event is possible from ``on`` onwards.
+    * ``not_before``: the event is possible from ``on`` onwards;
+    * ``one_of``: the event's ``attribute`` takes one of ``values`` (the
+      meeting outcomes a procedure recognises).
     """
 
     kind: str
@@ -46,6 +48,8 @@ class Remedy:
     decision: str | None = None
     rule: str | None = None
     on: date | None = None
+    attribute: str | None = None
+    values: tuple[str, ...] = ()
 
     def describe(self) -> str:
         from .vocabulary import roles_in_words
@@ -59,6 +63,8 @@ class Remedy:
             return f"record an exception to {self.rule}{who} (manager_decision kind exception)"
         if self.kind == "not_before":
             return f"do it on or after {self.on.isoformat()}"
+        if self.kind == "one_of":
+            return f"use {self.attribute} {' or '.join(self.values)}"
         return self.kind
 
 
@@ -76,6 +82,10 @@ def needs_exception(rule: str, roles) -> Remedy:
 
 def not_before(on: date) -> Remedy:
     return Remedy("not_before", on=on)
+
+
+def one_of(attribute: str, values) -> Remedy:
+    return Remedy("one_of", attribute=attribute, values=tuple(values))
 
 
 @frozen
@@ -126,6 +136,9 @@ class Child:
     disabled: bool = False
     short_break_nights: int = field(default=0)
     short_break_settings: int = field(default=0)
+    # The child's support is a short-breaks plan (a plan of its own kind, not
+    # just some short-break nights alongside a CIN plan).
+    short_breaks_plan: bool = False
     sex: Sex | None = None
     ethnicity: Ethnicity | None = None
     upn: str | None = None

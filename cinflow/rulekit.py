@@ -14,24 +14,26 @@ from __future__ import annotations
 from datetime import date
 
 from .calendar import add_months
-from .rules import Guard, Predicate, on
+from .models import needs_decision, not_before, one_of
+from .rules import Guard, Predicate, Refusal, on
+from .states import DECIDED_ENDINGS, PLAN_IN_FORCE, PLAN_OPEN
 from .vocabulary import CLOSURES_BY_CIRCUMSTANCE, CONTINUING_OUTCOMES, ENDING_OUTCOMES, OUTCOME_LABELS, roles_in_words
 
-# States in which a CIN plan is required or in force (before transfer).
-PLAN_STATES = ("initial_cin", "cin_plan")
+# States in which a CIN plan is required or in force, including while a move
+# away is handed over: closing the case from any of them ends a plan.
+PLAN_STATES = PLAN_OPEN
 PLAN_ENDING_EVENTS = frozenset({"cin_meeting", "case_closed"})
 # Where a plan ends by decision: guards about ending only look at these moves.
-ENDINGS = frozenset({"closed", "stepped_down"})
+ENDINGS = DECIDED_ENDINGS
 # Where a meeting that continues the plan leaves the case.
-CONTINUING = frozenset({"cin_plan", "transfer_out"})
+CONTINUING = PLAN_IN_FORCE
 
 # -- predicates ---------------------------------------------------------------
 
 DISABLED = Predicate("the child is disabled (open to a disabled children's service)", lambda ctx: ctx.child.disabled)
 NOT_DISABLED = Predicate("the child is not disabled", lambda ctx: not ctx.child.disabled)
-SHORT_BREAKS = Predicate("the child has a short-breaks plan (any short-break nights)",
-                         lambda ctx: ctx.child.short_break_nights > 0)
-NO_SHORT_BREAKS = Predicate("the child has no short-breaks plan", lambda ctx: ctx.child.short_break_nights == 0)
+SHORT_BREAKS = Predicate("the child is on a short-breaks plan", lambda ctx: ctx.child.short_breaks_plan)
+NO_SHORT_BREAKS = Predicate("the child is not on a short-breaks plan", lambda ctx: not ctx.child.short_breaks_plan)
 UNPLANNED_MOVE = Predicate("the move was unplanned", lambda ctx: not ctx.event.planned)
 HARM_LIKELY = Predicate("significant harm is likely", lambda ctx: ctx.event.significant_harm_likely)
 EARLY_HELP = Predicate("early help, universal or targeted services can meet the need", lambda ctx: ctx.event.early_help)
@@ -43,16 +45,21 @@ def plan_start(facts) -> date | None:
     return facts.plan_started or facts.plan_required_on
 
 
-def decided(rule, since: str = "plan") -> Predicate:
+def decided(rule, since: str = "plan", each_role: bool = False) -> Predicate:
     """True when the decision ``rule`` names was recorded since the plan was
-    required (``since="plan"``) or at any time (``since="ever"``)."""
+    required (``since="plan"``) or at any time (``since="ever"``); with
+    ``each_role``, one such decision by each of its ``decision_roles``."""
     kind, roles = rule.param("decision"), rule.params.get("decision_roles")
 
     def test(ctx) -> bool:
         start = ctx.facts.plan_required_on if since == "plan" else None
+        if each_role and roles:
+            return all(ctx.facts.decided_since(kind, start, [r]) for r in roles)
         return ctx.facts.decided_since(kind, start, roles)
 
     who = f" by {roles_in_words(roles)}" if roles else ""
+    if each_role and roles:
+        who = " by " + " and by ".join(roles_in_words([r]) for r in roles)
     return Predicate(f"a '{kind}' decision{who} is recorded", test)
 
 
@@ -115,10 +122,23 @@ def decision_date(ctx) -> date:
 
 # -- guards -------------------------------------------------------------------
 
-def _decision_hint(rule) -> str:
+def _decision_hint(rule, each_role: bool = False) -> str:
     roles = rule.params.get("decision_roles")
     who = f" by {roles_in_words(roles)}" if roles else ""
+    if each_role and roles:
+        who = " by " + " and one by ".join(roles_in_words([r]) for r in roles)
     return f"record it first (manager_decision kind {rule.param('decision')}{who})"
+
+
+def _decision_remedies(rule, ctx=None, each_role: bool = False) -> tuple:
+    """What to record for a rule asking for a decision: one remedy, or with
+    ``each_role`` one per role whose decision is still missing."""
+    kind, roles = rule.param("decision"), rule.params.get("decision_roles")
+    if each_role and roles:
+        start = ctx.facts.plan_required_on if ctx is not None else None
+        missing = [r for r in roles if ctx is None or not ctx.facts.decided_since(kind, start, [r])]
+        return tuple(needs_decision(kind, [r]) for r in missing)
+    return (needs_decision(kind, roles),)
 
 
 def next_review_required(rule) -> Guard:
@@ -140,7 +160,8 @@ def outcomes_recognised(rule) -> Guard:
     def check(ctx):
         if ctx.event.outcome not in allowed:
             known = "; ".join(f"{o} ({OUTCOME_LABELS[o]})" for o in allowed)
-            return f"'{ctx.event.outcome}' is not an outcome this procedure recognises; it recognises: {known}."
+            return Refusal(f"'{ctx.event.outcome}' is not an outcome this procedure recognises; it recognises: {known}.",
+                           (one_of("outcome", allowed),))
         return None
 
     return Guard(rule, {"cin_meeting"}, check)
@@ -181,20 +202,23 @@ def minimum_plan_length(rule, origins=None, waivable: bool = False) -> Guard:
             return None
         since = "step-down from child protection" if facts.plan_origin == "cp_step_down" else "the plan began"
         hint = f"; {_decision_hint(rule)}" if waivable else ""
-        return (f"The plan must stay open at least {months} months from {since} ({start.isoformat()}), "
-                f"so not before {until.isoformat()}{hint}.")
+        remedies = (not_before(until),) + (_decision_remedies(rule) if waivable else ())
+        return Refusal(f"The plan stays open at least {months} months from {since} ({start.isoformat()}), "
+                       f"so not before {until.isoformat()}{hint}.", remedies)
 
     return Guard(rule, PLAN_ENDING_EVENTS, check, ENDINGS)
 
 
-def requires_decision(rule, events, when: Predicate, what: str, dests=None) -> Guard:
+def requires_decision(rule, events, when: Predicate, what: str, dests=None, each_role: bool = False) -> Guard:
     """``events`` for which ``when`` holds need the rule's decision recorded
-    since the plan was required (``dests``: see :class:`~cinflow.rules.Guard`)."""
-    done = decided(rule)
+    since the plan was required (``dests``: see :class:`~cinflow.rules.Guard`);
+    with ``each_role``, a decision by each of the rule's ``decision_roles``
+    (a decision both must be part of)."""
+    done = decided(rule, each_role=each_role)
 
     def check(ctx):
         if when(ctx) and not done(ctx):
-            return f"{what}: {_decision_hint(rule)}."
+            return Refusal(f"{what}: {_decision_hint(rule, each_role)}.", _decision_remedies(rule, ctx, each_role))
         return None
 
     return Guard(rule, events, check, dests)
@@ -221,7 +245,22 @@ def supervision_order_runs(rule) -> Guard:
     def check(ctx):
         ends = ctx.facts.supervision_order_ends
         if ends is not None and ctx.facts.plan_origin == "supervision_order" and ends_plan(ctx) and ctx.date < ends:
-            return f"This plan supports a supervision order and lasts until the order ends on {ends.isoformat()}."
+            return Refusal(f"This plan supports a supervision order and lasts until the order ends on {ends.isoformat()}.",
+                           (not_before(ends),))
         return None
 
     return Guard(rule, PLAN_ENDING_EVENTS, check, ENDINGS)
+
+
+def young_person_consents(rule) -> Guard:
+    """From the rule's ``from_age`` (16), the young person's own consent is
+    recorded on ``consent_given`` as well as the parents'."""
+    age = rule.param("from_age")
+
+    def check(ctx):
+        if ctx.age >= age and ctx.event.young_person_consent is not True:
+            return (f"The child is {ctx.age}: the young person's own consent is sought as well as the parents' "
+                    "(record young_person_consent: true).")
+        return None
+
+    return Guard(rule, {"consent_given"}, check)

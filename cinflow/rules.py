@@ -168,8 +168,11 @@ class RuleParams:
     # Periods and thresholds.
     minimum_months: int | None = None
     months: int | None = None
+    weeks: int | None = None
     max_short_break_nights: int | None = None
     max_overnight_settings: int | None = None
+    # The age from which a rule applies (a young person's own consent).
+    from_age: int | None = None
 
 
 def _params_dict(params) -> dict:

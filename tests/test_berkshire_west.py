@@ -87,11 +87,16 @@ def test_an_earlier_review_date_agreed_at_the_meeting_wins(r):
 
 def test_short_breaks_plans_are_outside_the_review_cycle_and_visited_six_monthly(registry, make_runner):
     for council in COUNCILS:
-        r = make_runner(registry[council], Child(birth_date=date(2014, 6, 12), disabled=True, short_break_nights=20))
+        r = make_runner(registry[council], Child(birth_date=date(2014, 6, 12), disabled=True, short_break_nights=20,
+                                                 short_breaks_plan=True))
         plan_in_force(r, chair="social_worker")
         assert r.deadlines("cin_review") == []
         d = r.open("visit")
         assert (d.due, d.rule) == (D("2026-08-25"), "berkshire-west.short_breaks_visits")
+        # Short-break nights alongside an ordinary CIN plan keep the review cycle and 3-weekly visits.
+        r = make_runner(registry[council], Child(birth_date=date(2014, 6, 12), disabled=True, short_break_nights=20))
+        plan_in_force(r, chair="social_worker")
+        assert r.open("cin_review").rule.startswith(council) and r.open("visit").due == D("2026-03-18")
 
 
 def test_visits_every_three_weeks_not_rolled_off_easter_monday(r):
@@ -127,9 +132,11 @@ def test_amended_plan_circulation_has_no_invented_timescale(r, registry):
 
 
 def test_single_assessment_updated_every_six_months(r):
-    plan_in_force(r, chair="social_worker")
-    assert r.open("assessment_update").due == D("2026-08-25")
+    plan_in_force(r, chair="social_worker")  # assessment completed Fri 13 Feb 2026
+    d = r.open("assessment_update")
+    assert (d.due, d.opened_on) == (D("2026-08-13"), D("2026-02-13"))  # from the assessment, not the meeting
     r("assessment_updated", "2026-08-20")
+    assert r.deadlines("assessment_update")[0].status() == "late"
     assert r.open("assessment_update").due == D("2027-02-20")
 
 
@@ -186,9 +193,10 @@ def test_reassessment_is_not_an_outcome_the_guidance_lists(r):
                "berkshire-west.review_outcomes")
 
 
-def test_a_lead_professional_from_any_agency_may_chair_but_not_an_iro(r):
+def test_the_most_appropriate_lead_professional_chairs_with_no_invented_role_list(r):
     r("referral_received", "2026-01-05")
     r("consent_given", "2026-01-05")
     r("assessment_completed", "2026-02-13", outcome="cin_plan")
-    refused_by(r("cin_meeting", "2026-02-25", kind="initial", chair="iro", outcome="continue"), "berkshire-west.chair")
-    assert r("cin_meeting", "2026-02-25", kind="initial", chair="agency_professional", outcome="continue").accepted
+    assert r("cin_meeting", "2026-02-25", kind="initial", chair="service_manager", outcome="continue").accepted
+    assert r.case.history[-1].reasons == ()
+    assert "berkshire-west.chair" not in {g.rule.id for g in r.policy.guards} and not r.policy.chair_rules

@@ -44,17 +44,23 @@ def test_no_timescale_for_the_planning_meeting_is_invented(r):
 
 
 def test_who_may_chair(r):
+    """Planning meetings and reviews name different chairs, and "another
+    senior member of staff" is wider than one role; practitioners and
+    partner agencies do not chair."""
     r("referral_received", "2026-01-05")
     r("consent_given", "2026-01-05")
     r("assessment_completed", "2026-02-13", outcome="cin_plan")
-    refused_by(r("cin_meeting", "2026-02-25", kind="initial", chair="team_manager", outcome="continue",
-                 next_review="2026-05-01"), "cheshire-west-and-chester.initial_chair")
-    assert r("cin_meeting", "2026-02-25", kind="initial", chair="senior_practice_lead", outcome="continue",
+    reason = refused_by(r("cin_meeting", "2026-02-25", kind="initial", chair="senior_practitioner", outcome="continue",
+                          next_review="2026-05-01"), "cheshire-west-and-chester.initial_chair")
+    assert reason.remedies[0].kind == "needs_chair" and "senior_practice_lead" in reason.remedies[0].roles
+    assert r("cin_meeting", "2026-02-25", kind="initial", chair="team_manager", outcome="continue",
              next_review="2026-05-01").accepted
-    refused_by(r("cin_meeting", "2026-05-01", kind="review", chair="senior_practice_lead", outcome="continue",
+    refused_by(r("cin_meeting", "2026-05-01", kind="review", chair="agency_professional", outcome="continue",
                  next_review="2026-08-01"), "cheshire-west-and-chester.review_chair")
-    assert r("cin_meeting", "2026-05-01", kind="review", chair="team_manager", outcome="continue",
+    assert r("cin_meeting", "2026-05-01", kind="review", chair="senior_practice_lead", outcome="continue",
              next_review="2026-08-01").accepted
+    initial, review = (next(c for c in r.policy.chair_rules if k in c.kinds) for k in ("initial", "review"))
+    assert initial.rule.citation.section != review.rule.citation.section
 
 
 def test_review_at_three_months_clamped_then_six_monthly(r):

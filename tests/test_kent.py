@@ -7,7 +7,7 @@ import pytest
 from cinflow import Child
 
 from cinflow_policies.kent import PAPERWORK
-from helpers import plan_in_force
+from helpers import plan_in_force, refused_by
 
 D = date.fromisoformat
 
@@ -222,11 +222,37 @@ def test_team_manager_records_the_rationale_before_the_final_meeting(r):
     assert r("cin_meeting", "2026-04-01", kind="review", chair="team_manager", outcome="step_down").accepted
 
 
-def test_initial_meeting_counts_from_a_decision_made_during_the_assessment(r):
+def test_initial_meeting_counts_from_completing_the_assessment_not_an_earlier_decision(r):
+    """Policy §5: 10 WD from completion; a decision during the assessment
+    does not move the clock earlier."""
     r("referral_received", "2026-01-05")
     r("consent_given", "2026-01-06")
     r("assessment_completed", "2026-02-20", outcome="cin_plan", decided_on="2026-02-13")
-    assert r.open("initial_cin_meeting").due == D("2026-02-27")
+    assert r.open("initial_cin_meeting").due == D("2026-03-06")
+
+
+def test_a_circumstance_ending_is_not_held_to_the_step_down_minimum(r):
+    """One builder, one behaviour: an RC1 closure (adoption) six days after
+    step-down is not a decision to end the plan, so the minimum does not refuse it."""
+    r("referral_received", "2025-11-03")
+    r("strategy_discussion", "2025-11-03")
+    r("s47_completed", "2025-11-14", outcome="icpc")
+    r("cp_plan_started", "2025-11-21")
+    r("cp_plan_ended", "2026-03-02", outcome="cin_plan")
+    refused_by(r("case_closed", "2026-03-08", reason="RC7"), "kent.cp_step_down_minimum")  # a decision to close
+    item = r("case_closed", "2026-03-08", reason="RC1")
+    assert item.accepted and r.case.facts.closure_reason == "RC1"
+
+
+def test_only_the_assistant_director_gives_the_view(r):
+    _stepped_down(r)
+    r("manager_decision", "2026-05-19", kind="assistant_director_view", role="service_manager")
+    r("manager_decision", "2026-05-19", kind="closure_rationale", role="team_manager")
+    item = r("cin_meeting", "2026-05-20", kind="review", chair="team_manager", outcome="step_down")
+    reason = refused_by(item, "kent.cp_step_down_minimum", "000_1fb2c8a7d3e76d05.txt")
+    assert [(m.kind, m.on, m.decision, m.roles) for m in reason.remedies] == [
+        ("not_before", D("2026-06-02"), None, ()),
+        ("needs_decision", None, "assistant_director_view", ("assistant_director",))]
 
 
 def test_transfer_in_meeting_by_the_sooner_of_residence_and_notification(r):

@@ -148,7 +148,9 @@ def test_visits_every_20_working_days_across_christmas(r):
                   review_chair="social_worker", next_review="2027-02-10")
     d = r.open("visit")
     assert (d.due, d.rule) == (D("2027-01-11"), "london-borough.visit_interval")  # 25, 28 Dec and 1 Jan skipped
-    r("visit", "2027-01-06", next_visit="2027-01-20")  # the plan asks for a sooner visit
+    item = r("visit", "2027-01-05", next_visit="2027-01-07")  # the child was not seen alone
+    assert item.accepted and r.open("visit").due == D("2027-01-11")  # so it does not count as the visit
+    r("visit", "2027-01-06", seen_alone=True, next_visit="2027-01-20")  # the plan asks for a sooner visit
     assert r.open("visit").due == D("2027-01-20")
 
 
@@ -203,18 +205,34 @@ def test_long_term_support_is_the_exception_to_twelve_months(r):
              next_review="2027-05-20").accepted
 
 
-def test_ending_the_plan_needs_the_service_manager_consulted(r):
+def test_ending_the_plan_needs_both_the_practice_lead_and_the_service_manager(r):
     in_force(r)
-    refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close"),
-               "london-borough.conclusion_agreed")
+    reason = refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close"),
+                        "london-borough.conclusion_agreed")
+    assert [(m.kind, m.decision, m.roles) for m in reason.remedies] == [
+        ("needs_decision", "conclude_plan", ("service_manager",)), ("needs_decision", "conclude_plan", ("practice_lead",)),
+        ("needs_exception", None, ("team_manager", "service_manager", "assistant_director"))]
     r("manager_decision", "2026-05-20", kind="conclude_plan", role="service_manager")
+    reason = refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close"),
+                        "london-borough.conclusion_agreed")  # the Practice Lead is not yet part of it
+    assert [(m.kind, m.roles) for m in reason.remedies][0] == ("needs_decision", ("practice_lead",))
+    r("manager_decision", "2026-05-20", kind="conclude_plan", role="practice_lead")
     assert r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close").accepted
     assert r.case.state == "closed"
+
+
+def test_invitations_go_out_3_to_4_weeks_before_the_meeting(r):
+    in_force(r)  # next review agreed for Wed 20 May 2026: invitations due by 29 Apr, not before 22 Apr
+    assert r.open("invitations").due == D("2026-04-29")
+    reason = refused_by(r("invitations_sent", "2026-04-21"), "london-borough.invitation_window")
+    assert [(m.kind, m.on) for m in reason.remedies] == [("not_before", D("2026-04-22"))]
+    assert r("invitations_sent", "2026-04-22").accepted and r.deadlines("invitations")[0].status() == "met"
 
 
 def test_step_down_names_a_lead_professional(r):
     in_force(r)
     r("manager_decision", "2026-05-18", kind="conclude_plan", role="practice_lead")
+    r("manager_decision", "2026-05-18", kind="conclude_plan", role="service_manager")
     refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="step_down"),
                "london-borough.step_down_lead_professional")
     assert r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="step_down",

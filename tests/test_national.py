@@ -6,7 +6,7 @@ import pytest
 
 from cinflow import Child
 
-from helpers import route_rule, plan_in_force
+from helpers import plan_in_force, refused_by, route_rule
 
 D = date.fromisoformat
 
@@ -62,6 +62,34 @@ def test_young_person_of_16_must_consent_too(registry, make_runner):
     assert not item.accepted and item.reasons[0].rule == "england.young_person_consent"
     assert r.case.state == "referral"
     assert r("consent_given", "2026-01-06", young_person_consent=True).accepted
+
+
+def test_a_young_persons_consent_is_asked_nationally_and_required_in_wirral(registry, make_runner):
+    """Kent Policy §3 asks a 16-year-old for consent (should: an authorised
+    exception lets the assessment start without it); Wirral 2.1 requires it
+    (must: no exception opens it)."""
+    kent = make_runner(registry["kent"], Child(birth_date=date(2010, 1, 6)))
+    kent("referral_received", "2026-01-05")
+    reason = refused_by(kent("consent_given", "2026-01-06"), "england.young_person_consent", "000_1fb2c8a7d3e76d05.txt")
+    assert reason.remedies[-1].kind == "needs_exception"
+    assert not kent("manager_decision", "2026-01-06", kind="exception", rule="england.young_person_consent",
+                    role="senior_practitioner", reason="parents agree; young person unreachable").accepted
+    assert kent("manager_decision", "2026-01-06", kind="exception", rule="england.young_person_consent",
+                role="team_manager", reason="parents agree; young person unreachable").accepted
+    item = kent("consent_given", "2026-01-07")
+    assert item.accepted and [(e.rule, e.role) for e in item.exceptions] == [("england.young_person_consent", "team_manager")]
+    assert kent.case.facts.exceptions == ()  # used once
+
+    wirral = make_runner(registry["wirral"], Child(birth_date=date(2010, 1, 6)))
+    wirral("referral_received", "2026-01-05")
+    wirral("manager_decision", "2026-01-06", kind="exception", rule="england.young_person_consent",
+           role="team_manager", reason="parents agree")
+    item = wirral("consent_given", "2026-01-06")
+    assert [x.rule for x in item.reasons] == ["wirral.young_person_consent"]
+    assert item.reasons[0].remedies == ()  # a must: only the young person's consent opens it
+    refused = wirral("manager_decision", "2026-01-06", kind="exception", rule="wirral.young_person_consent",
+                     role="assistant_director", reason="x")
+    assert refused.reasons[0].rule == "lifecycle.exception" and "'must' rule" in refused.reasons[0].message
 
 
 def test_fifteen_year_old_needs_only_parental_consent(registry, make_runner):

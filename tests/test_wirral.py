@@ -39,10 +39,12 @@ def test_the_social_worker_chairs_or_another_professional_rather_than_cancel(r):
     r("referral_received", "2026-01-05")
     r("consent_given", "2026-01-05")
     r("assessment_completed", "2026-02-13", outcome="cin_plan")
-    refused_by(r("cin_meeting", "2026-02-25", kind="initial", chair="team_manager", outcome="continue",
-                 next_review="2026-04-22"), "wirral.chair")
-    assert r("cin_meeting", "2026-02-25", kind="initial", chair="agency_professional", outcome="continue",
-             next_review="2026-04-22").accepted
+    reason = refused_by(r("cin_meeting", "2026-02-25", kind="initial", chair="agency_professional", outcome="continue",
+                          next_review="2026-04-22"), "wirral.chair")
+    assert [(m.kind, m.roles) for m in reason.remedies] == [("needs_chair", ("social_worker",))]  # a must: no exception
+    # When the social worker cannot chair, another professional (a Team Manager too) chairs rather than cancel.
+    assert r("cin_meeting", "2026-02-25", kind="initial", chair="team_manager", outcome="continue",
+             next_review="2026-04-22", usual_chair_unavailable=True).accepted
 
 
 def test_review_deadline_is_the_date_each_meeting_sets(r):

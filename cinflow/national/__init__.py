@@ -5,21 +5,13 @@ this layer adds is consent, the consent-refusal routes and the 45-working-day
 assessment deadline."""
 
 from cinflow import hookimpl
-from cinflow.rulekit import HARM_LIKELY
+from cinflow.rulekit import HARM_LIKELY, young_person_consents
 from cinflow.rules import ConsentRoute, DeadlineRule, Guard, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
 OPEN_BEFORE_PLAN = ("referral", "assessment", "s47_enquiry")
-YOUNG_PERSON_AGE = 16
-
-
-def _young_person_must_consent(ctx):
-    if ctx.age >= YOUNG_PERSON_AGE and ctx.event.young_person_consent is not True:
-        return (f"The child is {ctx.age}: the young person's own consent is needed as well as the parents' "
-                "(record young_person_consent: true).")
-    return None
 
 
 def _must_be_a_child(ctx):
@@ -51,7 +43,7 @@ def _assessment_codes(ctx):
 @hookimpl
 def transition_guards():
     return [
-        Guard(RULES.young_person_consent, {"consent_given"}, _young_person_must_consent),
+        young_person_consents(RULES.young_person_consent),
         Guard(RULES.under_eighteen, {"referral_received", "transfer_in"}, _must_be_a_child),
         Guard(RULES.conference_on_a_weekday, {"cp_plan_started", "icpc_held"}, _weekday_conference),
         Guard(RULES.cp_plan_lasts_a_day, {"cp_plan_ended"}, _plan_longer_than_a_day),

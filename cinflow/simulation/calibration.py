@@ -93,6 +93,9 @@ class Practice:
     agreed_review_weeks: Bands
     fix_days: Bands
     default_interval_weeks: Share
+    # How often a team records an authorised exception to a "should" rule
+    # rather than waiting until it can comply (absent: never).
+    exception_share: Share | None = None
 
 
 @frozen

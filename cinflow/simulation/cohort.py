@@ -18,7 +18,7 @@ from .draws import Banded, Choice, Generator
 # Stream purposes (one independent stream each per case).
 REFERRAL, CHILD, PATHWAY, TIMING, PLAN = range(5)
 # Practice streams used by the practitioner, one per kind of timing.
-CONSENT, INITIAL, REVIEW_SLIP, VISIT_SLIP, PAPER_SLIP, AGREED, FIX = range(5, 12)
+CONSENT, INITIAL, REVIEW_SLIP, VISIT_SLIP, PAPER_SLIP, AGREED, FIX, EXCEPTION = range(5, 13)
 
 PATHWAYS = ("no_further_action", "consent_refused", "section_47", "not_in_need", "cin_plan")
 

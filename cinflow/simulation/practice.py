@@ -48,8 +48,8 @@ class Practitioner:
             trig = rule.fulfilled_by[0]
             if trig.event in SCHEDULED and not (trig.event == "cin_meeting" and dict(trig.when).get("kind") != frozenset({"review"})):
                 self.templates.setdefault(rule.name, (trig.event, {k: sorted(v, key=str)[0] for k, v in trig.when}))
-        self.rules = {r.id: r for r in policy.rules()}
-        self.chair_rule_ids = {r.rule.id for r in policy.chair_rules}
+        share = calibration.practice.exception_share
+        self.exception_share = share.value if share is not None else 0.0
         self.chair = {k: _default_chair(policy, k) for k in ("initial", "review")}
         p, d, o = calibration.practice, calibration.durations, calibration.outcomes
         self.band = {name: Banded(getattr(p, name).bands) for name in (
@@ -136,41 +136,42 @@ class _CaseRun:
         return False
 
     def fix(self, ev, reasons):
-        pr = self.pr
-        delay = timedelta(0)
-        ids = [r.rule for r in reasons]
-        rules = [pr.rules.get(i) for i in ids]
-        chair_rules = [r for r in rules if r is not None and r.id in pr.chair_rule_ids]
-        other = [r for r in rules if r is None or (r.id not in pr.chair_rule_ids and not r.params.get("decision"))]
-        waivers = [r for r in rules if r is not None and r.params.get("decision") and r.params.get("decision_waives")]
+        """Put a refusal right from the remedies it states: the chair it
+        names, the decisions it asks for, or (for a "should", as often as the
+        calibration says) an exception a manager authorises.  An ending that
+        may not happen yet becomes "carry on" until a later review."""
+        remedies = [[m for m in r.remedies if m.kind != "needs_exception"] for r in reasons]
+        exceptions = [next((m for m in r.remedies if m.kind == "needs_exception"), None) for r in reasons]
+        share = self.pr.exception_share
+        if share and all(e is not None for e in exceptions) and self.u(streams.EXCEPTION) < share:
+            day = ev.date + timedelta(days=self.draw("fix_days", streams.FIX))
+            for e in exceptions:
+                self.apply_simple(self.event("manager_decision", day, kind="exception", rule=e.rule, role=e.roles[0],
+                                             reason="authorised departure (simulated)"))
+            return _with(ev, date=day)
+        fixable = [bool(ms) and all(m.kind in ("needs_chair", "needs_decision") for m in ms) for ms in remedies]
         ending = ev.event == "cin_meeting" and ev.outcome in ENDING_OUTCOMES
-        if ending and (other or waivers):
+        if ending and not all(fixable):
             # Not allowed to end yet: carry on and try again at a later review.
             self.postponed = True
             return _with(ev, outcome="continue", next_review=ev.next_review or self.agreed_review(ev.date),
                          lead_professional_named=None)
-        if ev.event == "cin_meeting" and any(r is not None and "outcomes" in r.params for r in rules):
+        if ev.event == "cin_meeting" and any(m.kind == "one_of" and m.attribute == "outcome" for ms in remedies for m in ms):
             return _with(ev, outcome="continue", next_review=ev.next_review or self.agreed_review(ev.date))
-        if other and not chair_rules:
+        if not all(fixable):
             return None  # nothing this team knows how to put right
-        if chair_rules or any(r is not None and r.params.get("decision") for r in rules):
-            delay = timedelta(days=self.draw("fix_days", streams.FIX))
-        day = ev.date + delay
-        for r in rules:
-            if r is not None and r.params.get("decision") and r.id not in pr.chair_rule_ids:
-                roles = r.params.get("decision_roles") or ["team_manager"]
-                self.apply_simple(self.event("manager_decision", day, kind=r.params["decision"], role=roles[0]))
-        if chair_rules:
-            allowed = None
-            for r in chair_rules:
-                allowed = set(r.params["roles"]) if allowed is None else allowed & set(r.params["roles"])
+        day = ev.date + timedelta(days=self.draw("fix_days", streams.FIX))
+        allowed = None
+        for ms in remedies:
+            for m in ms:
+                if m.kind == "needs_decision":
+                    role = m.roles[0] if m.roles else "team_manager"
+                    self.apply_simple(self.event("manager_decision", day, kind=m.decision, role=role))
+                elif m.kind == "needs_chair":
+                    allowed = set(m.roles) if allowed is None else allowed & set(m.roles)
+        if allowed is not None:
             if not allowed:
                 return None
-            if any(r.params.get("decision") for r in chair_rules):
-                for r in chair_rules:
-                    if r.params.get("decision"):
-                        self.apply_simple(self.event("manager_decision", day, kind=r.params["decision"],
-                                                     role=(r.params.get("decision_roles") or ["team_manager"])[0]))
             return _with(ev, date=day, chair=sorted(allowed)[0])
         return _with(ev, date=day)
 

@@ -26,7 +26,7 @@ class Tally:
     """Counts for one authority (or one chunk of its cases)."""
 
     __slots__ = ("cases", "events", "deadlines", "compliance", "stays", "open_plans", "closures", "activity",
-                 "roles", "refusals", "states")
+                 "roles", "refusals", "exceptions", "advice", "states")
 
     def __init__(self):
         self.cases = self.events = self.deadlines = self.open_plans = 0
@@ -36,6 +36,8 @@ class Tally:
         self.activity: Counter = Counter()     # (YYYY-MM, activity)
         self.roles: Counter = Counter()        # (YYYY-MM, role)
         self.refusals: Counter = Counter()     # rule id
+        self.exceptions: Counter = Counter()   # rule id: events let through by an authorised exception
+        self.advice: Counter = Counter()       # rule id: events accepted with advice
         self.states: Counter = Counter()       # state at the end
 
     def add_case(self, case, end: date) -> None:
@@ -56,6 +58,10 @@ class Tally:
                 for r in h.reasons:
                     self.refusals[r.rule] += 1
                 continue
+            for e in h.exceptions:
+                self.exceptions[e.rule] += 1
+            for a in h.advice:
+                self.advice[a.rule] += 1
             month = h.date.isoformat()[:7]
             if h.from_state != h.to_state:
                 if entered is not None:
@@ -81,7 +87,7 @@ class Tally:
         self.events += other.events
         self.deadlines += other.deadlines
         self.open_plans += other.open_plans
-        for name in ("compliance", "stays", "closures", "activity", "roles", "refusals", "states"):
+        for name in ("compliance", "stays", "closures", "activity", "roles", "refusals", "exceptions", "advice", "states"):
             getattr(self, name).update(getattr(other, name))
 
     def summary(self) -> dict:
@@ -108,6 +114,8 @@ class Tally:
             "closures": dict(sorted(self.closures.items(), key=lambda kv: int(kv[0][2:]))),
             "workload": workload,
             "refusals": dict(sorted(self.refusals.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "exceptions": dict(sorted(self.exceptions.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "advice": dict(sorted(self.advice.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 
 

@@ -52,7 +52,11 @@ def tables(summary: dict) -> list[Table]:
                         for name, short in CHAIR_ROLES)
 
     months = [(m, m) for m in sorted({m for a in auths for m in data[a]["workload"]})]
-    rules = union("refusals") or [("(none)", "(none)")]
+    rules = [(k, k) for k in sorted({k for a in auths for f in ("refusals", "exceptions", "advice") for k in data[a][f]})]
+    rules = rules or [("(none)", "(none)")]
+
+    def by_rule(a, r):
+        return " / ".join(f"{data[a][f].get(r, 0):,}" for f in ("refusals", "exceptions", "advice"))
     legend = ", ".join(f"{short} {name}" for name, short in ACTIVITY_SHORT)
     roles = ", ".join(f"{short} {name}" for name, short in CHAIR_ROLES)
     return [
@@ -68,7 +72,7 @@ def tables(summary: dict) -> list[Table]:
         _side_by_side(f"Workload per month ({legend})", "month", months, activity, auths, justify="left"),
         _side_by_side(f"Meetings chaired per month, by role ({roles}; initial + review)", "month", months, chairs,
                       auths, justify="left"),
-        _side_by_side("Refusals by rule", "rule", rules, lambda a, r: f"{data[a]['refusals'].get(r, 0):,}", auths),
+        _side_by_side("Refusals / exceptions used / advice given, by rule", "rule", rules, by_rule, auths),
     ]
 
 
@@ -91,6 +95,10 @@ def write_csv(summary: dict, folder: Path) -> list[Path]:
                           for kind in ("activity", "role") for name, n in w[kind].items()]),
         "refusals.csv": (["authority", "rule", "refusals"],
                          [[a, r, n] for a, s in data.items() for r, n in s["refusals"].items()]),
+        "exceptions.csv": (["authority", "rule", "exceptions"],
+                           [[a, r, n] for a, s in data.items() for r, n in s["exceptions"].items()]),
+        "advice.csv": (["authority", "rule", "advice"],
+                       [[a, r, n] for a, s in data.items() for r, n in s["advice"].items()]),
         "overview.csv": (["authority", "cases", "events", "deadlines", "plans_open_at_end"],
                          [[a, s["cases"], s["events"], s["deadlines"], s["plans_open_at_end"]] for a, s in data.items()]),
     }

@@ -5,11 +5,12 @@ Not an authority itself (no entry point); each council's layer extends it and
 adds its review frequency with :func:`review_deadline`."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_OPEN
 from cinflow.rulekit import (
     EARLY_HELP, ENDINGS, ENDS_PLAN, HARM_LIKELY, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
     minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
 )
-from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
+from cinflow.rules import ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
@@ -26,11 +27,6 @@ def review_deadline(rule) -> DeadlineRule:
     plans are outside the guidance (``short_breaks_excluded``)."""
     return DeadlineRule("cin_review", rule, opens_on=[meeting_held()], fulfilled_by=[REVIEW], while_in=PLAN,
                         applies=NO_SHORT_BREAKS, agreed_attr="next_review")
-
-
-@hookimpl
-def chair_rules():
-    return [ChairRule(RULES.chair, {"initial", "review"})]
 
 
 @hookimpl
@@ -71,7 +67,9 @@ def deadline_rules():
         DeadlineRule("minutes", RULES.minutes, opens_on=[on("cin_meeting")], fulfilled_by=[on("minutes_circulated")]),
         DeadlineRule("plan_circulation", RULES.amended_plan_circulation, opens_on=[meeting_held()],
                      fulfilled_by=[on("plan_circulated")]),
+        # From the assessment that found the need; a plan made otherwise counts from its initial
+        # meeting (an earlier date already open stands: tighten).
         DeadlineRule("assessment_update", RULES.assessment_update,
-                     opens_on=[meeting_held("initial"), on("assessment_updated")],
-                     fulfilled_by=[on("assessment_updated")], while_in=PLAN),
+                     opens_on=[*plan_decisions("assessment", "s47"), meeting_held("initial"), on("assessment_updated")],
+                     fulfilled_by=[on("assessment_updated")], while_in=PLAN_OPEN),
     ]

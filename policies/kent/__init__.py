@@ -4,10 +4,9 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
-from cinflow.calendar import add_months
 from cinflow.rulekit import (
-    DISABLED, ENDINGS, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, requires_decision,
-    supervision_order_runs,
+    DISABLED, ENDINGS, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, minimum_plan_length,
+    requires_decision, supervision_order_runs,
 )
 from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, on
 
@@ -38,20 +37,6 @@ def chair_rules():
     ]
 
 
-def _step_down_too_soon(ctx):
-    """A plan made at CP step-down may not end within the minimum period
-    unless the Assistant Director's view is recorded."""
-    rule = RULES.cp_step_down_minimum
-    facts = ctx.facts
-    if facts.plan_origin != "cp_step_down" or ctx.dest not in ("closed", "stepped_down"):
-        return None
-    until = add_months(facts.plan_required_on, rule.params["minimum_months"])
-    if ctx.date >= until or facts.decided_since(rule.params["decision"], facts.plan_required_on):
-        return None
-    return (f"This plan followed a child protection plan on {facts.plan_required_on.isoformat()} and cannot end "
-            f"before {until.isoformat()} unless the Assistant Director's written view is recorded first.")
-
-
 ENDING_MEETING = Predicate("the meeting closes the plan or steps it down",
                            lambda ctx: ctx.event.outcome in ("close", "step_down"))
 
@@ -59,7 +44,8 @@ ENDING_MEETING = Predicate("the meeting closes the plan or steps it down",
 @hookimpl
 def transition_guards():
     return [
-        Guard(RULES.cp_step_down_minimum, {"cin_meeting", "case_closed"}, _step_down_too_soon, ENDINGS),
+        # The Assistant Director's view is the route the procedure names; the builder exempts RC1-RC6 endings.
+        minimum_plan_length(RULES.cp_step_down_minimum, origins={"cp_step_down"}, waivable=True),
         end_only_at_meeting(RULES.end_at_meeting),
         requires_decision(RULES.closure_rationale, {"cin_meeting"}, ENDING_MEETING,
                           "Closing or stepping down the plan at this meeting", ENDINGS),
@@ -73,7 +59,7 @@ def deadline_rules():
     rules = [
         DeadlineRule("initial_cin_meeting", RULES.initial_meeting,
                      opens_on=[on("assessment_completed", outcome="cin_plan"), on("s47_completed", outcome="cin_plan")],
-                     fulfilled_by=[initial], while_in={"initial_cin"}, start=decision_date),
+                     fulfilled_by=[initial], while_in={"initial_cin"}),
         DeadlineRule("initial_cin_meeting", RULES.cp_step_down_meeting,
                      opens_on=[on("cp_plan_ended", outcome="cin_plan"), on("icpc_held", outcome="cin_plan")],
                      fulfilled_by=[initial], while_in={"initial_cin"}),

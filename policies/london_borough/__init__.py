@@ -4,19 +4,23 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
+from datetime import timedelta
+
 from cinflow.calendar import add_months
+from cinflow.models import not_before
 from cinflow.rulekit import (
     CONTINUING, DISABLED, EARLY_HELP, HARM_LIKELY, ENDINGS, ENDS_PLAN, NOT_DISABLED, PLAN_ENDING_EVENTS, all_of, decided, decision_date, happened_since,
     lead_professional_named, meeting_held, negate, next_review_required, outcomes_recognised, plan_decisions, recorded,
 )
 from cinflow.rulekit import requires_decision
-from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Guard, Predicate, RuleBook, on
+from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Guard, Predicate, Refusal, RuleBook, on
 from cinflow.vocabulary import CONTINUING_OUTCOMES, roles_in_words
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
 PLAN = ("cin_plan", "transfer_out")
+SEEN_ALONE = on("visit", seen_alone=True)
 EXCEPTION = decided(RULES.review_exception)
 STANDARD_CYCLE = all_of(NOT_DISABLED, negate(EXCEPTION))
 EXTENDED = decided(RULES.twelve_month_limit)
@@ -65,6 +69,21 @@ def _past_twelve_months(ctx):
             f"was agreed (manager_decision kind {rule.param('alternative')}).")
 
 
+def _not_too_early(ctx):
+    """Invitations no earlier than the window before the meeting they are for."""
+    meeting = ctx.event.meeting_on
+    if meeting is None:
+        due = min((d.due for d in ctx.case.deadlines if d.name == "invitations" and d.is_open), default=None)
+        meeting = due + timedelta(weeks=-RULES.invitations.timescale.at(due).amount) if due else None
+    if meeting is None:
+        return None
+    opens = meeting - timedelta(weeks=RULES.invitation_window.param("weeks"))
+    if ctx.date < opens:
+        return Refusal(f"Invitations for the meeting on {meeting.isoformat()} go out from {opens.isoformat()} "
+                       "(3 to 4 weeks before it), not earlier.", (not_before(opens),))
+    return None
+
+
 def _handed_over(ctx):
     since = next((h.date for h in reversed(ctx.case.history) if h.accepted and h.event == "move_notified"), None)
     missing = [e for e in ("receiving_authority_notified", "transfer_information_sent")
@@ -81,7 +100,9 @@ def transition_guards():
         next_review_required(RULES.next_meeting_date),
         outcomes_recognised(RULES.review_outcomes),
         Guard(RULES.twelve_month_limit, {"cin_meeting"}, _past_twelve_months, CONTINUING),
-        requires_decision(RULES.conclusion_agreed, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan", ENDINGS),
+        requires_decision(RULES.conclusion_agreed, PLAN_ENDING_EVENTS, ENDS_PLAN, "Ending the plan", ENDINGS,
+                          each_role=True),
+        Guard(RULES.invitation_window, {"invitations_sent"}, _not_too_early),
         lead_professional_named(RULES.step_down_lead_professional),
         Guard(RULES.transfer_out_handover, {"transfer_completed"}, _handed_over),
     ]
@@ -114,9 +135,10 @@ def deadline_rules():
         DeadlineRule("cin_review", RULES.disabled_review_interval, opens_on=[meeting_held()], fulfilled_by=[review],
                      while_in=PLAN, applies=DISABLED, agreed_attr="next_review"),
         DeadlineRule("invitations", RULES.invitations, opens_on=[meeting_held()], fulfilled_by=[on("invitations_sent")],
-                     while_in=PLAN, applies=recorded("next_review"), start=lambda ctx: ctx.event.next_review),
-        DeadlineRule("visit", RULES.visit_interval, opens_on=[meeting_held("initial"), on("visit")],
-                     fulfilled_by=[on("visit")], while_in=PLAN, agreed_attr="next_visit"),
+                     while_in=PLAN, applies=recorded("next_review"), start=lambda ctx: ctx.event.next_review,
+                     reopen="replace"),
+        DeadlineRule("visit", RULES.visit_interval, opens_on=[meeting_held("initial"), SEEN_ALONE],
+                     fulfilled_by=[SEEN_ALONE], while_in=PLAN, agreed_attr="next_visit"),
         DeadlineRule("plan_update", RULES.plan_update, opens_on=[any_meeting], fulfilled_by=[on("plan_updated")]),
         DeadlineRule("plan_circulation", RULES.plan_circulation, opens_on=[any_meeting],
                      fulfilled_by=[on("plan_circulated")]),

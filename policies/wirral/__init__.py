@@ -6,7 +6,7 @@ events they attach to."""
 from cinflow import hookimpl
 from cinflow.rulekit import (
     HARM_LIKELY, PLAN_STATES, decision_date, lead_professional_named, meeting_held, next_review_required, plan_decisions,
-    requires_decision,
+    requires_decision, young_person_consents,
 )
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
@@ -19,12 +19,14 @@ NO_ALTERNATIVE = Predicate(
     "support under the plan is refused and no suitable alternative is proposed",
     lambda ctx: ctx.case.state in PLAN_STATES and not ctx.event.alternative_support,
 )
+SOCIAL_WORKER_AVAILABLE = Predicate("the social worker can chair (usual_chair_unavailable is not recorded)",
+                                    lambda ctx: not ctx.event.usual_chair_unavailable)
 STEP_DOWN = Predicate("the meeting steps the case down", lambda ctx: ctx.event.outcome == "step_down")
 
 
 @hookimpl
 def chair_rules():
-    return [ChairRule(RULES.chair, {"initial", "review"})]
+    return [ChairRule(RULES.chair, {"initial", "review"}, SOCIAL_WORKER_AVAILABLE)]
 
 
 @hookimpl
@@ -37,6 +39,7 @@ def transition_guards():
                           "Stepping down to Team Around the Family follows a discussion with the line manager",
                           {"stepped_down"}),
         lead_professional_named(RULES.taf_lead_professional),
+        young_person_consents(RULES.young_person_consent),
     ]
 
 
