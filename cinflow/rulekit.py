@@ -131,13 +131,14 @@ def _decision_hint(rule, each_role: bool = False) -> str:
 
 
 def _decision_remedies(rule, ctx=None, each_role: bool = False) -> tuple:
-    """What to record for a rule asking for a decision: one remedy, or with
-    ``each_role`` one per role whose decision is still missing."""
+    """What to record for a rule asking for a decision.  Remedies are
+    alternatives, so with ``each_role`` it is the next role whose decision is
+    still missing (the refusal after it names the one after)."""
     kind, roles = rule.param("decision"), rule.params.get("decision_roles")
     if each_role and roles:
         start = ctx.facts.plan_required_on if ctx is not None else None
         missing = [r for r in roles if ctx is None or not ctx.facts.decided_since(kind, start, [r])]
-        return tuple(needs_decision(kind, [r]) for r in missing)
+        return (needs_decision(kind, missing[:1]),)
     return (needs_decision(kind, roles),)
 
 

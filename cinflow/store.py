@@ -267,28 +267,33 @@ class Store:
     def due(self, as_of: date) -> list[tuple[str, str, Deadline]]:
         """Every open or overdue deadline as of ``as_of`` across the cases
         still open on that date, soonest first: ``(case_id, authority,
-        deadline)``.  A case that has ended (or would have, by its child's 18th
-        birthday, had time been let pass with :meth:`advance`) lists nothing."""
+        deadline)``.  A case that had ended by then (or would have, by its
+        child's 18th birthday, had time been let pass with :meth:`advance`)
+        lists nothing: its unmet obligations are missed or cancelled, shown by
+        ``show``, not a work list."""
         from .engine import _adulthood
         from .states import FINAL_STATES
 
         out = []
         day = as_of.isoformat()
-        adult: dict[str, bool] = {}
+        ended: dict[str, bool] = {}
         for r in self.db.query(
-            f"""SELECT d.*, c.authority, c.child FROM deadlines d JOIN cases c ON c.id = d.case_id
+            """SELECT d.*, c.authority, c.child, c.state, c.facts FROM deadlines d JOIN cases c ON c.id = d.case_id
                WHERE d.opened_on <= :day
                  AND (d.met_on IS NULL OR d.met_on > :day)
                  AND (d.ended_on IS NULL OR d.ended_on > :day)
-                 AND c.state NOT IN ({','.join(repr(s) for s in sorted(FINAL_STATES))})
                ORDER BY d.due, d.case_id, d.seq""",
             {"day": day},
         ):
             cid = r["case_id"]
-            if cid not in adult:
-                birth = date.fromisoformat(json.loads(r["child"])["birth_date"])
-                adult[cid] = _adulthood(birth) <= as_of
-            if adult[cid]:
+            if cid not in ended:
+                if r["state"] in FINAL_STATES:
+                    closed_on = json.loads(r["facts"]).get("closed_on")
+                    ended[cid] = closed_on is None or closed_on <= day
+                else:
+                    birth = date.fromisoformat(json.loads(r["child"])["birth_date"])
+                    ended[cid] = _adulthood(birth) <= as_of
+            if ended[cid]:
                 continue
             out.append((cid, r["authority"], _deadline(r)))
         return out

@@ -177,6 +177,7 @@ def _oracle():
     pytest.skip("the census oracle (../shared/tools/census-check) is not here")
 
 
+@pytest.mark.oracle
 def test_a_simulated_cohort_passes_the_dfe_rules(tmp_path, capsys):
     """5,040 simulated referrals across all seven bundled authorities (720 each), one
     return per authority, every one checked by the DfE rules and the XSD: no errors."""

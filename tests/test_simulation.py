@@ -244,6 +244,7 @@ def _chromium():
     pytest.skip("Chromium is not installed (CI installs it)")
 
 
+@pytest.mark.oracle
 def test_report_draws_its_charts_offline(sim, tmp_path, capsys):
     db, _ = sim
     out = tmp_path / "report.html"

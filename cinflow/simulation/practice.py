@@ -149,7 +149,9 @@ class _CaseRun:
                 self.apply_simple(self.event("manager_decision", day, kind="exception", rule=e.rule, role=e.roles[0],
                                              reason="authorised departure (simulated)"))
             return _with(ev, date=day)
-        fixable = [bool(ms) and all(m.kind in ("needs_chair", "needs_decision") for m in ms) for ms in remedies]
+        # Each reason's remedies are alternatives: a team takes the first it can act on now.
+        actions = [next((m for m in ms if m.kind in ("needs_chair", "needs_decision")), None) for ms in remedies]
+        fixable = [m is not None for m in actions]
         ending = ev.event == "cin_meeting" and ev.outcome in ENDING_OUTCOMES
         if ending and not all(fixable):
             # Not allowed to end yet: carry on and try again at a later review.
@@ -162,13 +164,12 @@ class _CaseRun:
             return None  # nothing this team knows how to put right
         day = ev.date + timedelta(days=self.draw("fix_days", streams.FIX))
         allowed = None
-        for ms in remedies:
-            for m in ms:
-                if m.kind == "needs_decision":
-                    role = m.roles[0] if m.roles else "team_manager"
-                    self.apply_simple(self.event("manager_decision", day, kind=m.decision, role=role))
-                elif m.kind == "needs_chair":
-                    allowed = set(m.roles) if allowed is None else allowed & set(m.roles)
+        for m in actions:
+            if m.kind == "needs_decision":
+                role = m.roles[0] if m.roles else "team_manager"
+                self.apply_simple(self.event("manager_decision", day, kind=m.decision, role=role))
+            elif m.kind == "needs_chair":
+                allowed = set(m.roles) if allowed is None else allowed & set(m.roles)
         if allowed is not None:
             if not allowed:
                 return None
