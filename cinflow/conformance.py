@@ -60,6 +60,9 @@ def _check_rule(rule: RuleInfo, layer_ids, used) -> list[str]:
         out.append(f"{rule.id}: marked not_enforced but a hook enforces it")
     if rule.id not in used and not rule.not_enforced:
         out.append(f"{rule.id}: no hook enforces it; enforce it or say why not (not_enforced)")
+    if not rule.words:
+        out.append(f"{rule.id}: states no level: give level (must, should or advice) and the words of the source "
+                   "it rests on (words)")
     for key in ("roles", "decision_roles"):
         for role in rule.params.get(key, ()):
             if role not in ROLES:

@@ -145,10 +145,16 @@ def _decision_remedies(rule, ctx=None, each_role: bool = False) -> tuple:
 def next_review_required(rule) -> Guard:
     """A meeting after which the plan continues must set the next review date."""
 
+    if rule.level == "advice":
+        message = ("The procedure asks for the date of the next review to be set at this meeting (record "
+                   "next_review); until one is agreed, the review falls due at the procedure's longest interval.")
+    else:
+        message = "The date of the next review must be set at this meeting (record next_review)."
+
     def check(ctx):
         ev = ctx.event
         if ev.outcome in CONTINUING_OUTCOMES and ev.next_review is None:
-            return "The date of the next review must be set at this meeting (record next_review)."
+            return message
         return None
 
     return Guard(rule, {"cin_meeting"}, check, CONTINUING)

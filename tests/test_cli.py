@@ -146,7 +146,26 @@ EXAMPLES = {
         "closed", [["berkshire-west.minimum_plan_length", "berkshire-west.post_cp_plan_ending"]]),
     "wirral-withheld-consent.yaml": ("closed", ["wirral.withheld_consent_discussion"]),
     "cheshire-west-and-chester-caf.yaml": ("stepped_down", ["cheshire-west-and-chester.closure_needs_review"]),
+    "london-borough-comply-or-explain.yaml": ("closed", ["london-borough.conclusion_agreed"]),
 }
+
+
+def test_the_comply_or_explain_example_shows_advice_and_an_exception(capsys):
+    code, out, _ = run(["run", str(EXAMPLE.parent / "london-borough-comply-or-explain.yaml"), "--format", "json"], capsys)
+    doc = json.loads(out)
+    advised = [(h["date"], [a["rule"] for a in h["advice"]]) for h in doc["history"] if h["advice"]]
+    assert advised == [("2026-05-20", ["london-borough.next_meeting_date"])]
+    (closing,) = [h for h in doc["history"] if h["exceptions"]]
+    assert (closing["date"], closing["to"]) == ("2026-07-01", "closed")
+    assert closing["exceptions"][0] | {"reason": "-"} == {
+        "rule": "london-borough.conclusion_agreed", "role": "service_manager", "reason": "-",
+        "source": "001_0fbde886a1ba2318.txt Next Steps", "recorded_on": "2026-07-01"}
+    refused = next(h for h in doc["history"] if not h["accepted"])
+    assert [m["kind"] for m in refused["reasons"][0]["remedies"]] == ["needs_decision", "needs_exception"]
+    # The review after the advised meeting fell due at the 3-month maximum (20 May -> 20 Aug).
+    assert [d["due"] for d in doc["deadlines"] if d["rule"] == "london-borough.review_interval"] == ["2026-08-20"]
+    code, out, _ = run(["run", str(EXAMPLE.parent / "london-borough-comply-or-explain.yaml")], capsys)
+    assert "advice london-borough.next_meeting_date" in out and "by exception to" in out and "to proceed:" in out
 
 
 def test_every_shipped_example_is_pinned():

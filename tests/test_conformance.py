@@ -1,6 +1,7 @@
 """The conformance suite: every installed policy passes it, and each check
 catches the mistake it is for."""
 
+import re
 from types import ModuleType
 
 import pytest
@@ -24,7 +25,11 @@ def test_all_seven_seed_authorities_are_installed():
             "wirral"} <= set(REGISTRY.ids())
 
 
-def make_policy(yaml_rules: str, policy_id="bad-town", **hooks) -> tuple[Registry, str]:
+def make_policy(yaml_rules: str, policy_id="bad-town", stated=True, **hooks) -> tuple[Registry, str]:
+    """A policy from flow-mapping rules; ``stated`` gives each rule a level and
+    words unless it has them (the check for that is tested on its own)."""
+    if stated:
+        yaml_rules = re.sub(r"\{text:", '{level: must, words: "must", text:', yaml_rules)
     module = ModuleType(f"bad_{policy_id.replace('-', '_')}")
     module.RULES = RuleBook.from_yaml(
         f"policy: {{id: {policy_id}, title: Bad, description: a broken policy, document: bad.txt}}\n"
@@ -116,3 +121,20 @@ def test_no_two_plugins_claim_one_authority_id():
 
     with pytest.raises(PluginError, match="authority id 'kent' is already registered"):
         make_policy('  r: {text: "x", section: "§1", not_enforced: "test"}\n', policy_id="kent")
+
+
+def test_a_rule_that_states_no_level_fails():
+    reg, _ = make_policy('  r: {text: "x", section: "§1", not_enforced: "test"}\n', stated=False)
+    assert check_policy(reg, "bad-town") == [
+        "bad-town.r: states no level: give level (must, should or advice) and the words of the source it rests on (words)"]
+
+
+def test_only_a_must_is_raised_and_only_a_should_takes_exception_roles():
+    with pytest.raises(InputError, match="rules.r.raised: only a rule at level must can be raised"):
+        make_policy('  r: {level: should, words: "should", raised: "why", text: "x", section: "§1", not_enforced: "t"}\n',
+                    stated=False)
+    with pytest.raises(InputError, match="rules.r.exception_roles: only a should rule takes exceptions"):
+        make_policy('  r: {level: must, words: "must", exception_roles: [team_manager], text: "x", section: "§1", '
+                    'not_enforced: "t"}\n', stated=False)
+    with pytest.raises(InputError, match=r"rules\['r'\].level: 'may' is not one of: must, should, advice"):
+        make_policy('  r: {level: may, words: "may", text: "x", section: "§1", not_enforced: "t"}\n', stated=False)
