@@ -135,9 +135,7 @@ class Engine:
             return not attempt.reasons
         ctx = Context(attempt.case, attempt.event, spec.dest or attempt.case.state)
         reasons = attempt.reasons
-        advice: list = []
-        used: list = []
-        pending = attempt.case.facts.exceptions
+        advice = used = ()
         for guard in guards:
             if guard.dests is not None and ctx.dest not in guard.dests:
                 continue
@@ -145,15 +143,15 @@ class Engine:
             if not out:
                 continue
             rule = guard.rule
-            message, remedies = (out, ()) if isinstance(out, str) else (out.message, out.remedies)
+            message, remedies = (out, ()) if out.__class__ is str else (out.message, out.remedies)
             level = rule.level
             if level == "advice":
-                advice.append(Advice(rule.id, message, rule.source))
+                advice = [*advice, Advice(rule.id, message, rule.source)]
                 continue
             if level == "should":
-                granted = next((p for p in pending if p.rule == rule.id and p not in used), None)
+                granted = next((p for p in attempt.case.facts.exceptions if p.rule == rule.id and p not in used), None)
                 if granted is not None:
-                    used.append(granted)
+                    used = [*used, granted]
                     continue
                 remedies = tuple(remedies) + (needs_exception(rule.id, exception_roles(rule)),)
             reasons.append(Reason(rule.id, message, rule.source, tuple(remedies)))
@@ -195,7 +193,8 @@ class Engine:
         facts = _next_facts(case.facts, event, spec, new_state, attempt.used)
         after = Case(case.id, case.authority, case.child, new_state, case.version, facts, case.history, case.deadlines)
         deadlines = self._next_deadlines(case, after, event, new_state)
-        uses = tuple(ExceptionUse(p.rule, p.role, p.reason, self.rule_index[p.rule].source, p.date) for p in attempt.used)
+        uses = tuple(ExceptionUse(p.rule, p.role, p.reason, self.rule_index[p.rule].source, p.date)
+                     for p in attempt.used) if attempt.used else ()
         item = HistoryItem(event.date, event.event, True, case.state, new_state, (), automatic, attributes(event),
                            tuple(attempt.advice), uses)
         return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,

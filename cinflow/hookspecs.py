@@ -27,9 +27,13 @@ def transition_guards(policy: "PolicyInfo") -> "list[Guard]":
     """Whether a transition is allowed.
 
     Return :class:`cinflow.rules.Guard` objects.  For each event, every guard
-    naming that event is checked; any refusal blocks the event, the case is
-    left unchanged and every refusal is reported with its rule id, message and
-    citation."""
+    naming that event is checked.  ``check(ctx)`` returns None, a sentence, or
+    a :class:`cinflow.rules.Refusal` with remedies (what would let the event
+    through).  The rule's level decides what a refusal does: ``must`` blocks
+    the event (the case is left unchanged and the refusal reported with its
+    rule id, message, citation and remedies); ``should`` blocks it unless an
+    exception to the rule was recorded first, which it then uses up;
+    ``advice`` never blocks (the message rides on the accepted event)."""
 
 
 @hookspec
@@ -40,7 +44,11 @@ def deadline_rules(policy: "PolicyInfo") -> "list[DeadlineRule]":
     Return :class:`cinflow.rules.DeadlineRule` objects.  A rule's ``applies``
     predicate may depend on the child (disabled, short breaks) or the case
     (a plan after CP step-down), so interval variants are separate rules;
-    when several open the same deadline at once the earliest due date wins."""
+    when several open the same deadline at once the earliest due date wins.
+    ``while_in`` ends a deadline when the case leaves those states (missed if
+    past due, else cancelled); ``reopen`` says whether opening it again adds
+    an occurrence (paperwork of each meeting), tightens an unmet one (never a
+    later due date) or replaces it."""
 
 
 @hookspec
@@ -48,7 +56,9 @@ def chair_rules(policy: "PolicyInfo") -> "list[ChairRule]":
     """Who may chair which CIN meeting.
 
     Return :class:`cinflow.rules.ChairRule` objects; every rule that applies to
-    a meeting must admit its chair, or the meeting is refused."""
+    a meeting must admit its chair, or the meeting is refused (with the
+    ``needs_chair`` remedy).  Each is compiled into an ordinary guard at
+    assembly, so its rule's level applies as for any guard."""
 
 
 @hookspec

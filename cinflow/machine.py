@@ -40,8 +40,8 @@ class Attempt:
         self.decided = decided or {}
         self.reasons: list = []
         self.spec = None
-        self.advice: list = []   # advice from rules at level advice
-        self.used: list = []     # pending exceptions this event uses up
+        self.advice = ()   # advice from rules at level advice (a list once there is any)
+        self.used = ()     # pending exceptions this event uses up
 
     def value(self, name: str):
         if name in self.decided:
