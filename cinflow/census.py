@@ -43,8 +43,9 @@ from attrs import field, frozen
 from . import __version__
 from .calendar import england
 from .errors import InputError
+from .states import PLAN_IN_FORCE
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE
 ENDED = ("closed", "stepped_down", "transferred")
 CONFERENCES = ("cp_plan_started", "icpc_held")
 ICPC_TARGET_WORKING_DAYS = 15

@@ -1,9 +1,15 @@
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from helpers import Runner
 from cinflow.plugins import Registry
+
+# Property tests must not flake on a busy machine: no per-example deadline and
+# no health check on generation speed (the README's test command is CI's).
+settings.register_profile("cinflow", deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile("cinflow")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from ..calendar import add_months, age_on, birthday, england
 from ..events import EVENT_TYPES
 from ..models import Child
-from ..states import FINAL_STATES
+from ..states import FINAL_STATES, PLAN_OPEN
 from ..states.endings import INTERNAL, PAPERWORK
 from ..vocabulary import ENDING_OUTCOMES
 from . import cohort as streams
@@ -25,7 +25,7 @@ from .draws import Banded, Choice
 
 SCHEDULED = frozenset(INTERNAL) | frozenset(PAPERWORK) | {"cin_meeting"}
 TRANSFER_PAPERWORK = ("receiving_authority_notified", "transfer_information_sent", "case_records_completed")
-PLAN_OPEN = frozenset({"initial_cin", "cin_plan", "transfer_out"})
+
 MAX_ATTEMPTS = 4
 
 

@@ -5,7 +5,7 @@ Not an authority itself (no entry point); each council's layer extends it and
 adds its review frequency with :func:`review_deadline`."""
 
 from cinflow import hookimpl
-from cinflow.states import PLAN_OPEN
+from cinflow.states import PLAN_IN_FORCE, PLAN_OPEN
 from cinflow.rulekit import (
     EARLY_HELP, ENDINGS, ENDS_PLAN, HARM_LIKELY, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
     minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
@@ -15,7 +15,7 @@ from cinflow.rules import ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 AFTER_CP = Predicate("the plan followed a child protection plan", lambda ctx: ctx.facts.plan_origin == "cp_step_down")
 UNDER_ORDER = Predicate("the plan supports a supervision order", lambda ctx: ctx.facts.plan_origin == "supervision_order")
 REVIEW = on("cin_meeting", kind="review")

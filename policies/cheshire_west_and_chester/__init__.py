@@ -4,6 +4,7 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from cinflow.rulekit import (
     end_only_at_meeting, lead_professional_named, meeting_held, next_review_required, outcomes_recognised, plan_decisions,
 )
@@ -12,7 +13,7 @@ from cinflow.rules import ChairRule, DeadlineRule, RuleBook, on
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 REVIEW = on("cin_meeting", kind="review")
 
 

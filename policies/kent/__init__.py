@@ -4,6 +4,7 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from cinflow.rulekit import (
     DISABLED, ENDINGS, NOT_DISABLED, UNPLANNED_MOVE, decision_date, end_only_at_meeting, meeting_held, minimum_plan_length,
     requires_decision, supervision_order_runs,
@@ -13,7 +14,7 @@ from cinflow.rules import ChairRule, DeadlineRule, Guard, Predicate, RuleBook, o
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 MEETING_HELD = meeting_held()
 PAPERWORK = {"minutes": "minutes_circulated", "case_note": "case_note_recorded", "plan_authorisation": "plan_authorised"}
 

@@ -4,6 +4,7 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from datetime import timedelta
 
 from cinflow.calendar import add_months
@@ -19,7 +20,7 @@ from cinflow.vocabulary import CONTINUING_OUTCOMES, roles_in_words
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 SEEN_ALONE = on("visit", seen_alone=True)
 EXCEPTION = decided(RULES.review_exception)
 STANDARD_CYCLE = all_of(NOT_DISABLED, negate(EXCEPTION))

@@ -4,6 +4,7 @@ The numbers, roles and citations are in policy.yaml; this module says which
 events they attach to."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from cinflow.rulekit import (
     HARM_LIKELY, PLAN_STATES, decision_date, lead_professional_named, meeting_held, next_review_required, plan_decisions,
     requires_decision, young_person_consents,
@@ -13,7 +14,7 @@ from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, Predicate, Rule
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 SEEN_ALONE = on("visit", seen_alone=True)
 NO_ALTERNATIVE = Predicate(
     "support under the plan is refused and no suitable alternative is proposed",

@@ -5,6 +5,7 @@ Everything a council plugin needs: ``POLICY`` (who it is), a rule book
 attach those rules to lifecycle events.  See procedure.md for the source."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from cinflow.rulekit import EARLY_HELP, ENDINGS, ENDS_PLAN, PLAN_ENDING_EVENTS, meeting_held, requires_decision
 from attrs import frozen
 
@@ -21,7 +22,7 @@ class ShireParams(RuleParams):
 RULES = RuleBook.from_package(__name__, params=ShireParams)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 UNDER_FIVE = Predicate("the child is under 5", lambda ctx: ctx.age < RULES.young_child_visits.param("under_age"))
 FIVE_OR_OVER = Predicate("the child is 5 or over", lambda ctx: ctx.age >= RULES.young_child_visits.param("under_age"))
 

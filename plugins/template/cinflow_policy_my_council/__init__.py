@@ -7,13 +7,14 @@ cinflow.rules (Guard, ChairRule, ConsentRoute, DeadlineRule) and
 cinflow.rulekit (predicates and ready-made guards)."""
 
 from cinflow import hookimpl
+from cinflow.states import PLAN_IN_FORCE
 from cinflow.rulekit import HARM_LIKELY, end_only_at_meeting, meeting_held
 from cinflow.rules import ChairRule, ConsentRoute, DeadlineRule, RuleBook, on
 
 RULES = RuleBook.from_package(__name__)
 POLICY = RULES.info
 
-PLAN = ("cin_plan", "transfer_out")
+PLAN = PLAN_IN_FORCE  # reviews and visits are due while the plan is in force
 
 
 @hookimpl
