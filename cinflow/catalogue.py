@@ -80,7 +80,7 @@ def catalogue(policy) -> dict:
                 "level": r.level,
                 "words": r.words,
                 "raised": r.raised,
-                "exception_roles": roles_in_words(exception_roles(r)) if r.level == "should" else None,
+                "exception_roles": roles_in_words(exception_roles(r)) if r.id in policy.exceptionable else None,
             }
             for r in rules
         ],

@@ -49,7 +49,7 @@ def exception_roles(rule) -> tuple[str, ...]:
 class Engine:
     """Per-event behaviour of a policy.  Needs, from the assembly:
     ``_table``, ``_guards_by_event``, ``_opens``, ``_fulfils``, ``_touches``,
-    ``_while_in``, ``_reopen``, ``consent_routes``, ``rule_index``,
+    ``_while_in``, ``consent_routes``, ``rule_index``, ``exceptionable``,
     ``decision_kinds``, ``known_roles``, ``fast`` and ``machine``."""
 
     # -- entry points -----------------------------------------------------------
@@ -118,6 +118,9 @@ class Engine:
             why = f" ({rule.raised.rstrip('.')})" if rule.raised else ""
             return Reason("lifecycle.exception", f"{rule.id} is a '{rule.level}' rule{why}: no exception can open it; "
                           "only the route the procedure itself names.", rule.source)
+        if rule.id not in self.exceptionable:
+            return Reason("lifecycle.exception", f"{rule.id} refuses no event (it sets a deadline or is not enforced): "
+                          "an exception cannot change it; the deadline's own status records any departure.", rule.source)
         roles = exception_roles(rule)
         if ev.role not in roles:
             return Reason("lifecycle.exception",

@@ -50,6 +50,9 @@ class Policy(Engine):
 
         # One loop per event: chair rules run as guards on cin_meeting.
         checks = self.guards + tuple(r.as_guard() for r in self.chair_rules)
+        # The rules an exception can open: a should that some guard enforces
+        # (a deadline is never refused, so an exception cannot change it).
+        self.exceptionable = frozenset(g.rule.id for g in checks if g.rule.level == "should")
         self._guards_by_event: dict[str, tuple[Guard, ...]] = {}
         for g in checks:
             for name in g.events:

@@ -32,7 +32,7 @@ class StoredCase(RuleBasedStateMachine):
         self.store.add(self.case)
         self.day = start
         self.breached: dict = {}
-        self.should = sorted(r.id for r in self.policy.rule_index.values() if r.level == "should")
+        self.should = sorted(self.policy.exceptionable)
 
     def teardown(self):
         if hasattr(self, "store"):
