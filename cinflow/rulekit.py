@@ -234,14 +234,20 @@ def requires_decision(rule, events, when: Predicate, what: str, dests=None, each
 ENDS_PLAN = Predicate("the event ends the plan", ends_plan)
 
 
-def lead_professional_named(rule) -> Guard:
-    """A step-down needs a lead professional identified at the meeting."""
+def lead_professional_named(rule, universal_services: bool = False) -> Guard:
+    """A step-down needs a lead professional identified at the meeting.  With
+    ``universal_services``, the meeting may instead record that none is
+    needed (``lead_professional_named: false``: universal services only);
+    what it may not do is say nothing."""
 
     def check(ctx):
-        ev = ctx.event
-        if ev.outcome == "step_down" and ev.lead_professional_named is not True:
-            return "A lead professional for the step-down must be identified at the meeting (lead_professional_named: true)."
-        return None
+        named = ctx.event.lead_professional_named
+        if ctx.event.outcome != "step_down" or named is True or (universal_services and named is False):
+            return None
+        if universal_services:
+            return ("The step-down meeting names the lead professional (lead_professional_named: true) or records "
+                    "that the child goes on with universal services only (lead_professional_named: false).")
+        return "A lead professional for the step-down must be identified at the meeting (lead_professional_named: true)."
 
     return Guard(rule, {"cin_meeting"}, check, {"stepped_down"})
 

@@ -144,9 +144,19 @@ def test_plan_stays_open_three_months_from_its_start(r):
     plan_in_force(r, chair="social_worker")
     refused_by(r("cin_meeting", "2026-03-25", kind="review", chair="social_worker", outcome="close"),
                "berkshire-west.minimum_plan_length")
-    refused_by(r("cin_meeting", "2026-05-22", kind="review", chair="social_worker", outcome="step_down"),
-               "berkshire-west.minimum_plan_length")
-    assert r("cin_meeting", "2026-05-25", kind="review", chair="social_worker", outcome="step_down").accepted
+    refused_by(r("cin_meeting", "2026-05-22", kind="review", chair="social_worker", outcome="step_down",
+                 lead_professional_named=True), "berkshire-west.minimum_plan_length")
+    assert r("cin_meeting", "2026-05-25", kind="review", chair="social_worker", outcome="step_down",
+             lead_professional_named=True).accepted
+
+
+def test_a_step_down_names_its_lead_professional_or_says_universal_services(r):
+    plan_in_force(r, chair="social_worker")
+    refused_by(r("cin_meeting", "2026-05-25", kind="review", chair="social_worker", outcome="step_down"),
+               "berkshire-west.step_down_lead_professional")
+    # None needed: the child goes on with universal services only.
+    assert r("cin_meeting", "2026-05-25", kind="review", chair="social_worker", outcome="step_down",
+             lead_professional_named=False).accepted
 
 
 def test_plan_after_cp_runs_three_months_from_step_down_and_the_atm_decides_its_end(r):

@@ -8,7 +8,7 @@ from cinflow import hookimpl
 from cinflow.states import PLAN_IN_FORCE, PLAN_OPEN
 from cinflow.rulekit import (
     EARLY_HELP, ENDINGS, ENDS_PLAN, HARM_LIKELY, NO_SHORT_BREAKS, PLAN_ENDING_EVENTS, SHORT_BREAKS, all_of, decision_date, meeting_held,
-    minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
+    lead_professional_named, minimum_plan_length, outcomes_recognised, plan_decisions, requires_decision, supervision_order_runs,
 )
 from cinflow.rules import ConsentRoute, DeadlineRule, Predicate, RuleBook, on
 
@@ -40,6 +40,7 @@ def transition_guards():
                           Predicate("the CP plan ends without a CIN plan", lambda ctx: ctx.event.outcome == "closed"),
                           "Ending child protection without a CIN plan", {"closed"}),
         supervision_order_runs(RULES.supervision_order),
+        lead_professional_named(RULES.step_down_lead_professional, universal_services=True),
     ]
 
 
