@@ -33,6 +33,9 @@ def enforcement(obj) -> str:
         return f"guard on {events}: the event is refused while the rule is not met"
     if isinstance(obj, ChairRule):
         kinds = "/".join(sorted(obj.kinds))
+        if obj.rule.level == "should":
+            return (f"chair rule (comply or explain): {kinds} meetings are to be chaired by {roles_in_words(obj.roles)}"
+                    f"{when}, unless an authorised exception was recorded first")
         return f"chair rule: {kinds} meetings must be chaired by {roles_in_words(obj.roles)}{when}"
     if isinstance(obj, ConsentRoute):
         return f"consent route: refused consent leads to '{obj.dest}'{when}"
@@ -80,7 +83,7 @@ def catalogue(policy) -> dict:
                 "level": r.level,
                 "words": r.words,
                 "raised": r.raised,
-                "exception_roles": roles_in_words(exception_roles(r)) if r.id in policy.exceptionable else None,
+                "exception_roles": list(exception_roles(r)) if r.id in policy.exceptionable else None,
             }
             for r in rules
         ],

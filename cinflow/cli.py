@@ -49,7 +49,7 @@ def cli():
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Also store the case in this SQLite file (created if missing).")
-@click.option("--as-of", callback=_date, help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
 def run(scenario, fmt, db, as_of):
     """Run one scenario file and print the case's timeline and deadlines."""
     from .report import case_contract
@@ -58,6 +58,8 @@ def run(scenario, fmt, db, as_of):
     sc = load_scenario(scenario)
     registry = _registry()
     case = run_scenario(registry, sc)
+    if as_of is not None and case.last_date is not None and as_of < case.last_date:
+        raise InputError(f"--as-of: {as_of.isoformat()} is before the case's last event ({case.last_date.isoformat()})")
     as_of = as_of or sc.effective_as_of
     policy = registry[sc.authority]
     if as_of is not None:
@@ -95,7 +97,7 @@ def _print_timeline(case, policy, as_of):
     for h in case.history:
         detail = ", ".join(f"{k}={v}" for k, v in h.attributes.items()
                            if k in ("kind", "outcome", "chair", "next_review", "rule", "role"))
-        label = h.event + (f" ({detail})" if detail else "") + (" [auto]" if h.automatic else "")
+        label = h.event + (f" ({detail})" if detail else "") + (" (automatic)" if h.automatic else "")
         if h.accepted:
             notes = [f"[magenta]by exception[/magenta] to {e.rule}: authorised by {e.role} on "
                      f"{e.recorded_on.isoformat()} ({e.reason})\n  source: {e.source}" for e in h.exceptions]
@@ -121,7 +123,7 @@ def _print_timeline(case, policy, as_of):
 @cli.command()
 @click.argument("case_id", metavar="CASE")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
-@click.option("--as-of", callback=_date, help="Let time pass to this date first (not stored; see 'tick') and give statuses as of it.")
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Let time pass to this date first (not stored; see 'tick') and give statuses as of it.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract of 'run'.")
 def show(case_id, db, as_of, fmt):
     """Print a stored case: its timeline and deadlines, as 'run' does."""
@@ -131,13 +133,18 @@ def show(case_id, db, as_of, fmt):
         raise InputError(f"{db}: no such database")
     registry = _registry()
     with Store(db, registry) as store:
-        case = store.load(case_id, as_of)
+        case = store.load(case_id)
+    if as_of is not None and case.last_date is not None and as_of < case.last_date:
+        raise InputError(f"--as-of: {as_of.isoformat()} is before case {case_id}'s last event "
+                         f"({case.last_date.isoformat()})")
+    if as_of is not None:
+        case = registry[case.authority].advance(case, as_of)
     _print_case(case, registry[case.authority], as_of, fmt)
 
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
-@click.option("--as-of", callback=_date, required=True, help="Move every stored case to this date.")
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", required=True, help="Move every stored case to this date.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def tick(db, as_of, fmt):
     """Let time pass for every stored case up to --as-of, storing each automatic
@@ -186,6 +193,7 @@ def policies(ctx, fmt):
 def policies_show(policy_id, fmt):
     """Print ID's rule catalogue: every rule, its parameters, citation and how it is enforced."""
     from .catalogue import catalogue
+    from .vocabulary import roles_in_words
 
     cat = catalogue(_registry()[policy_id])
     if fmt == "json":
@@ -208,7 +216,7 @@ def policies_show(policy_id, fmt):
         if r["raised"]:
             console.print(f"  raised to must: {r['raised']}")
         if r["exception_roles"]:
-            console.print(f"  exception authorised by: {r['exception_roles']}")
+            console.print(f"  exception authorised by: {roles_in_words(r['exception_roles'])}")
         for how in r["enforced_as"]:
             console.print(f"  enforced: {how}")
         if r["not_enforced"]:
@@ -247,7 +255,7 @@ def diagram(policy_id):
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
-@click.option("--as-of", callback=_date, required=True, help="List deadlines open or overdue on this date.")
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", required=True, help="List deadlines open or overdue on this date.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def due(db, as_of, fmt):
     """List open and overdue deadlines across every stored case, soonest first."""
@@ -456,6 +464,12 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("cinflow: aborted", err=True)
         return 1
+    except click.UsageError as exc:
+        # One line naming the option or value at fault (click would add a usage block).
+        where = exc.ctx.command_path if exc.ctx is not None else "cinflow"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"cinflow: error: {message} (see '{where} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -39,11 +39,12 @@ DEFAULT_EXCEPTION_ROLE = "team_manager"
 
 def exception_roles(rule) -> tuple[str, ...]:
     """Who may authorise an exception to ``rule``: the roles the policy names
-    (default a Team Manager) and anyone senior to the most junior of them."""
+    (default a Team Manager), those of the same rank (a Practice Lead ranks
+    with a Team Manager) and anyone senior to the most junior of them."""
     named = tuple(rule.exception_roles or (DEFAULT_EXCEPTION_ROLE,))
     ranks = [RANK[r] for r in named if r in RANK]
-    senior = tuple(r for r in SENIORITY if ranks and RANK[r] > min(ranks))
-    return tuple(dict.fromkeys(named + senior))
+    others = sorted((r for r in RANK if ranks and RANK[r] >= min(ranks)), key=lambda r: (RANK[r], r))
+    return tuple(dict.fromkeys(named + tuple(others)))
 
 
 class Engine:
@@ -102,21 +103,23 @@ class Engine:
         if ev.kind not in self.decision_kinds:
             raise InputError(f"manager_decision kind {ev.kind!r} is not known to policy {self.id} "
                              f"(known: {', '.join(sorted(self.decision_kinds))})")
-        if ev.role is not None and ev.role not in self.known_roles:
+        if ev.role is not None and ev.kind != "exception" and ev.role not in self.known_roles:
             raise InputError(f"manager_decision role {ev.role!r} is not named by any rule of policy {self.id} "
                              f"(known: {', '.join(sorted(self.known_roles))})")
         if ev.kind == "exception" and ev.rule not in self.rule_index:
-            should = sorted(r for r, info in self.rule_index.items() if info.level == "should")
             raise InputError(f"manager_decision rule {ev.rule!r} is not a rule of policy {self.id} "
-                             f"(rules that take exceptions: {', '.join(should) or 'none'})")
+                             f"(rules that take exceptions: {', '.join(sorted(self.exceptionable)) or 'none'})")
 
     def _exception_refusal(self, ev) -> Reason | None:
         """An exception can be recorded only to a ``should`` rule, by someone
         the policy allows to authorise it."""
         rule = self.rule_index[ev.rule]
+        if rule.level == "advice":
+            return Reason("lifecycle.exception", f"{rule.id} is advice: it never refuses, so there is nothing to "
+                          "except.", rule.source)
         if rule.level != "should":
             why = f" ({rule.raised.rstrip('.')})" if rule.raised else ""
-            return Reason("lifecycle.exception", f"{rule.id} is a '{rule.level}' rule{why}: no exception can open it; "
+            return Reason("lifecycle.exception", f"{rule.id} is a 'must' rule{why}: no exception can open it; "
                           "only the route the procedure itself names.", rule.source)
         if rule.id not in self.exceptionable:
             return Reason("lifecycle.exception", f"{rule.id} refuses no event (it sets a deadline or is not enforced): "
@@ -127,6 +130,18 @@ class Engine:
                           f"An exception to {rule.id} is authorised by {roles_in_words(roles)}, "
                           f"not {roles_in_words([ev.role])}.", rule.source, (needs_exception(rule.id, roles),))
         return None
+
+    def _decision_advice(self, ev) -> tuple:
+        """A decision recorded by a role the rules asking for it do not count:
+        accepted (it is a fact), with advice saying it will not satisfy them."""
+        out = []
+        for rule in self.decision_roles[ev.kind]:
+            roles = rule.params["decision_roles"]
+            if ev.role not in roles:
+                who = roles_in_words([ev.role]) if ev.role else "no one named (record role)"
+                out.append(Advice(rule.id, f"{rule.id} counts a '{ev.kind}' decision by {roles_in_words(roles)}; "
+                                  f"this one is by {who}, so it does not meet that rule.", rule.source))
+        return tuple(out)
 
     # -- deciding -----------------------------------------------------------------
 
@@ -198,6 +213,8 @@ class Engine:
         deadlines = self._next_deadlines(case, after, event, new_state)
         uses = tuple(ExceptionUse(p.rule, p.role, p.reason, self.rule_index[p.rule].source, p.date)
                      for p in attempt.used) if attempt.used else ()
+        if event.event == "manager_decision" and event.kind in self.decision_roles:
+            attempt.advice = tuple(attempt.advice) + self._decision_advice(event)
         item = HistoryItem(event.date, event.event, True, case.state, new_state, (), automatic, attributes(event),
                            tuple(attempt.advice), uses)
         return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,

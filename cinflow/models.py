@@ -50,6 +50,8 @@ class Remedy:
     on: date | None = None
     attribute: str | None = None
     values: tuple[str, ...] = ()
+    # needs_decision: one decision by *each* of ``roles``, not by any one.
+    each: bool = False
 
     def describe(self) -> str:
         from .vocabulary import roles_in_words
@@ -58,6 +60,8 @@ class Remedy:
         if self.kind == "needs_chair":
             return f"hold it with {roles_in_words(self.roles)} in the chair"
         if self.kind == "needs_decision":
+            if self.each:
+                who = " by " + " and one by ".join(roles_in_words([r]) for r in self.roles)
             return f"record a manager_decision (kind {self.decision}){who} first"
         if self.kind == "needs_exception":
             return f"record an exception to {self.rule}{who} (manager_decision kind exception)"
@@ -72,8 +76,8 @@ def needs_chair(roles) -> Remedy:
     return Remedy("needs_chair", tuple(roles))
 
 
-def needs_decision(kind: str, roles=None) -> Remedy:
-    return Remedy("needs_decision", tuple(roles or ()), decision=kind)
+def needs_decision(kind: str, roles=None, each: bool = False) -> Remedy:
+    return Remedy("needs_decision", tuple(roles or ()), decision=kind, each=each)
 
 
 def needs_exception(rule: str, roles) -> Remedy:

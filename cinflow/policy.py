@@ -47,6 +47,12 @@ class Policy(Engine):
         for rule in self.rules():
             self.rule_index.setdefault(rule.id, rule)
         self.decision_kinds, self.known_roles = self._vocabulary()
+        # For each decision kind, the rules that count it only from certain roles.
+        self.decision_roles: dict[str, tuple[RuleInfo, ...]] = {}
+        for rule in self.rule_index.values():
+            if rule.params.get("decision") and rule.params.get("decision_roles"):
+                kind = rule.params["decision"]
+                self.decision_roles[kind] = self.decision_roles.get(kind, ()) + (rule,)
 
         # One loop per event: chair rules run as guards on cin_meeting.
         checks = self.guards + tuple(r.as_guard() for r in self.chair_rules)

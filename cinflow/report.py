@@ -17,6 +17,8 @@ def remedy_item(r: Remedy) -> dict:
         out["rule"] = r.rule
     if r.on:
         out["on"] = r.on.isoformat()
+    if r.each:
+        out["each"] = True
     if r.attribute:
         out["attribute"], out["values"] = r.attribute, list(r.values)
     return out

@@ -131,14 +131,14 @@ def _decision_hint(rule, each_role: bool = False) -> str:
 
 
 def _decision_remedies(rule, ctx=None, each_role: bool = False) -> tuple:
-    """What to record for a rule asking for a decision.  Remedies are
-    alternatives, so with ``each_role`` it is the next role whose decision is
-    still missing (the refusal after it names the one after)."""
+    """What to record for a rule asking for a decision: by one of its roles,
+    or with ``each_role`` one by each role whose decision is still missing
+    (a remedy with ``each``)."""
     kind, roles = rule.param("decision"), rule.params.get("decision_roles")
     if each_role and roles:
         start = ctx.facts.plan_required_on if ctx is not None else None
         missing = [r for r in roles if ctx is None or not ctx.facts.decided_since(kind, start, [r])]
-        return (needs_decision(kind, missing[:1]),)
+        return (needs_decision(kind, missing, each=len(missing) > 1),)
     return (needs_decision(kind, roles),)
 
 
@@ -272,8 +272,8 @@ def young_person_consents(rule) -> Guard:
 
     def check(ctx):
         if ctx.age >= age and ctx.event.young_person_consent is not True:
-            return (f"The child is {ctx.age}: the young person's own consent is sought as well as the parents' "
-                    "(record young_person_consent: true).")
+            return Refusal(f"The child is {ctx.age}: the young person's own consent is sought as well as the parents' "
+                           "(record young_person_consent: true).", (one_of("young_person_consent", ["true"]),))
         return None
 
     return Guard(rule, {"consent_given"}, check)

@@ -123,10 +123,13 @@ def test_policies_show_gives_each_rules_level_words_and_who_may_except(capsys):
     assert code == 0
     block = out.split("kent.review_chair\n", 1)[1].split("\n\n", 1)[0]
     assert 'level: should ("should be chaired by")' in block
-    assert "exception authorised by: a Team Manager, a Service Manager or an Assistant Director" in block
+    assert ("exception authorised by: a Team Manager, a Practice Lead, a Senior Practice Lead, a Service Manager or "
+            "an Assistant Director") in block
+    assert "chair rule (comply or explain): review meetings are to be chaired by" in block
     iro = out.split("kent.iro_chair\n", 1)[1].split("\n\n", 1)[0]
     assert "level: must" in iro and "raised to must:" in iro and "exception authorised by" not in iro
     code, out, _ = run(["policies", "show", "kent", "--format", "json"], capsys)
     rules = {r["id"]: r for r in json.loads(out)["rules"]}
     assert (rules["kent.visit_interval"]["level"], rules["kent.visit_interval"]["exception_roles"]) == ("should", None)
     assert all(r["level"] in ("must", "should", "advice") and r["words"] for r in rules.values())
+    assert rules["kent.review_chair"]["exception_roles"][:2] == ["team_manager", "practice_lead"]

@@ -32,7 +32,7 @@ def test_json_contract(capsys):
     # A should: the remedy is the right chair, or an exception a Team Manager (or anyone senior) authorises.
     assert [(m["kind"], m.get("roles")) for m in reason["remedies"]] == [
         ("needs_chair", ["team_manager", "senior_practitioner"]),
-        ("needs_exception", ["team_manager", "service_manager", "assistant_director"])]
+        ("needs_exception", ["team_manager", "practice_lead", "senior_practice_lead", "service_manager", "assistant_director"])]
     assert {"name", "due", "status", "opened_on", "met_on", "ended_on", "rule", "source"} == set(doc["deadlines"][0])
     by_name = {}
     for d in doc["deadlines"]:
@@ -200,3 +200,18 @@ def test_a_csv_folder_that_cannot_be_made_fails_before_the_run(tmp_path, capsys)
     code, _, err = run(["simulate", "--authority", "kent", "--referrals", "20", "--db", str(tmp_path / "s.db"),
                         "--csv", str(blocker / "csv"), "--quiet"], capsys)
     assert code == 2 and "--csv" in err and not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("argv, fault", [
+    (["due", "--db", "x.db", "--as-of", "x"], "'x' is not a real date"),
+    (["tick", "--as-of", "2026-01-01"], "Missing option '--db'"),
+    (["run", str(EXAMPLE), "--format", "xml"], "'xml' is not one of"),
+])
+def test_a_bad_option_is_one_line_naming_it(argv, fault, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and fault in err and "--help" in err
+
+
+def test_an_as_of_before_the_last_event_is_refused_on_the_command_line(capsys):
+    code, _, err = run(["run", str(EXAMPLE), "--as-of", "2026-02-01"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--as-of: 2026-02-01 is before the case's last event (2026-05-14)" in err

@@ -90,6 +90,10 @@ def test_a_should_refuses_until_an_authorised_exception_then_is_used_once(kent):
     refused = kent("manager_decision", "2026-04-01", kind="exception", rule="kent.review_chair",
                    role="senior_practitioner", reason="TM on leave")
     assert refused.reasons[0].rule == "lifecycle.exception" and kent.case.facts.exceptions == ()
+    # Any role the vocabulary knows gets the same answer: a refusal saying who may authorise.
+    refused = kent("manager_decision", "2026-04-01", kind="exception", rule="kent.review_chair",
+                   role="social_worker", reason="TM on leave")
+    assert refused.reasons[0].rule == "lifecycle.exception" and refused.reasons[0].remedies[0].kind == "needs_exception"
     assert kent("manager_decision", "2026-04-01", kind="exception", rule="kent.review_chair", role="team_manager",
                 reason="TM and SP both off sick; the family asked not to wait").accepted
     item = kent("cin_meeting", "2026-04-01", kind="review", chair="social_worker", outcome="continue")
@@ -125,10 +129,12 @@ def test_who_may_authorise_an_exception():
     def rule(roles):
         return RuleInfo("x.y", "t", Citation("d", "s"), level="should", exception_roles=roles)
 
-    assert exception_roles(rule(None)) == ("team_manager", "service_manager", "assistant_director")
-    assert exception_roles(rule(("practice_lead",))) == ("practice_lead", "service_manager", "assistant_director")
-    assert exception_roles(rule(("assistant_team_manager",))) == (
-        "assistant_team_manager", "team_manager", "service_manager", "assistant_director")
+    # A Team Manager, those of the same rank, and anyone senior.
+    assert exception_roles(rule(None)) == ("team_manager", "practice_lead", "senior_practice_lead", "service_manager", "assistant_director")
+    assert exception_roles(rule(("practice_lead",))) == (
+        "practice_lead", "senior_practice_lead", "team_manager", "service_manager", "assistant_director")
+    assert exception_roles(rule(("service_manager",))) == ("service_manager", "assistant_director")
+    assert exception_roles(rule(("assistant_team_manager",)))[:2] == ("assistant_team_manager", "practice_lead")
     assert exception_roles(rule(("iro",))) == ("iro",)
 
 
@@ -168,7 +174,9 @@ def test_an_unknown_decision_kind_is_bad_input_naming_the_known_ones(kent):
     text = str(exc.value)
     assert "'assistant_directer_view'" in text and "assistant_director_view" in text and "exception" in text
     assert "\n" not in text and kent.case == before
-    with pytest.raises(cinflow.InputError, match="rule 'kent.no_such' is not a rule of policy kent"):
+    with pytest.raises(cinflow.InputError, match=r"rule 'kent.no_such' is not a rule of policy kent \(rules that take "
+                       r"exceptions: england.young_person_consent, kent.closure_rationale, kent.end_at_meeting, "
+                       r"kent.initial_chair, kent.review_chair\)"):
         kent("manager_decision", "2026-04-01", kind="exception", rule="kent.no_such", role="team_manager", reason="x")
     with pytest.raises(cinflow.InputError, match="an exception names the rule"):
         cinflow.event("manager_decision", "2026-04-01", kind="exception", rule="kent.review_chair")
@@ -181,3 +189,12 @@ def test_next_wakeup_is_the_18th_birthday_while_open(registry):
     assert kent.next_wakeup(case) == D("2026-03-01")  # a 29 February birthday falls on 1 March
     closed = kent.advance(case, D("2026-03-01"))
     assert closed.state == "closed" and kent.next_wakeup(closed) is None
+
+
+def test_a_decision_by_a_role_that_does_not_count_is_advised_at_once(kent):
+    plan_in_force(kent)
+    item = kent("manager_decision", "2026-04-01", kind="closure_rationale", role="service_manager")
+    assert item.accepted and [a.rule for a in item.advice] == ["kent.closure_rationale"]
+    assert "by a Team Manager" in item.advice[0].message and "does not meet" in item.advice[0].message
+    assert kent("manager_decision", "2026-04-01", kind="closure_rationale", role="team_manager").advice == ()
+    assert "no one named" in kent("manager_decision", "2026-04-02", kind="closure_rationale").advice[0].message

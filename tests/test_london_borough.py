@@ -209,14 +209,14 @@ def test_ending_the_plan_needs_both_the_practice_lead_and_the_service_manager(r)
     in_force(r)
     reason = refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close"),
                         "london-borough.conclusion_agreed")
-    # Remedies are alternatives: the next decision missing, or an exception (a should).
-    assert [(m.kind, m.decision, m.roles) for m in reason.remedies] == [
-        ("needs_decision", "conclude_plan", ("service_manager",)),
-        ("needs_exception", None, ("team_manager", "service_manager", "assistant_director"))]
+    # Remedies are alternatives: a decision by each of the two, or an exception (a should).
+    assert [(m.kind, m.decision, m.roles, m.each) for m in reason.remedies] == [
+        ("needs_decision", "conclude_plan", ("service_manager", "practice_lead"), True),
+        ("needs_exception", None, ("team_manager", "practice_lead", "senior_practice_lead", "service_manager", "assistant_director"), False)]
     r("manager_decision", "2026-05-20", kind="conclude_plan", role="service_manager")
     reason = refused_by(r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close"),
                         "london-borough.conclusion_agreed")  # the Practice Lead is not yet part of it
-    assert [(m.kind, m.roles) for m in reason.remedies][0] == ("needs_decision", ("practice_lead",))
+    assert [(m.kind, m.roles, m.each) for m in reason.remedies][0] == ("needs_decision", ("practice_lead",), False)
     r("manager_decision", "2026-05-20", kind="conclude_plan", role="practice_lead")
     assert r("cin_meeting", "2026-05-20", kind="review", chair="social_worker", outcome="close").accepted
     assert r.case.state == "closed"

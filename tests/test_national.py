@@ -86,7 +86,9 @@ def test_a_young_persons_consent_is_asked_nationally_and_required_in_wirral(regi
            role="team_manager", reason="parents agree")
     item = wirral("consent_given", "2026-01-06")
     assert [x.rule for x in item.reasons] == ["wirral.young_person_consent"]
-    assert item.reasons[0].remedies == ()  # a must: only the young person's consent opens it
+    # A must: only the young person's consent opens it, no exception.
+    assert [(m.kind, m.attribute, m.values) for m in item.reasons[0].remedies] == [
+        ("one_of", "young_person_consent", ("true",))]
     refused = wirral("manager_decision", "2026-01-06", kind="exception", rule="wirral.young_person_consent",
                      role="assistant_director", reason="x")
     assert refused.reasons[0].rule == "lifecycle.exception" and "'must' rule" in refused.reasons[0].message

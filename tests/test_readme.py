@@ -14,7 +14,7 @@ def test_embedding_example_runs(tmp_path, monkeypatch, capsys):
     assert out[0] == "False kent.initial_chair"
     assert out[1].startswith("initial_cin_meeting 2026-02-27 overdue kent.initial_meeting")
     assert out[-3:] == ["2032-06-12", "['needs_chair', 'needs_exception']", "True service_manager"]
-    assert (tmp_path / "cases.db").exists()
+    assert (tmp_path / "embedded.db").exists()
 
 
 def test_readme_diagram_is_what_cinflow_draws(registry):

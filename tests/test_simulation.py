@@ -210,7 +210,7 @@ def test_text_output_has_the_tables(tmp_path, capsys):
     code, out, err = run(["simulate", "--authority", "kent", "--referrals", "200", "--db", str(tmp_path / "t.db")],
                          capsys)
     assert code == 0
-    for title in ("Overview", "Deadlines: met / late / breached", "Days in each state", "Closures by CIN census reason",
+    for title in ("Overview", "Deadlines: met / late / overdue / missed", "Days in each state", "Closures by CIN census reason",
                   "Workload per month", "Meetings chaired per month", "Refusals / exceptions used / advice given, by rule"):
         assert title in out
     assert "cases/s" in err  # the progress bar

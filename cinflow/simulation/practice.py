@@ -166,8 +166,8 @@ class _CaseRun:
         allowed = None
         for m in actions:
             if m.kind == "needs_decision":
-                role = m.roles[0] if m.roles else "team_manager"
-                self.apply_simple(self.event("manager_decision", day, kind=m.decision, role=role))
+                for role in (m.roles if m.each else m.roles[:1]) or ("team_manager",):
+                    self.apply_simple(self.event("manager_decision", day, kind=m.decision, role=role))
             elif m.kind == "needs_chair":
                 allowed = set(m.roles) if allowed is None else allowed & set(m.roles)
         if allowed is not None:

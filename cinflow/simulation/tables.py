@@ -36,7 +36,7 @@ def tables(summary: dict) -> list[Table]:
 
     def compliance(a, name):
         c = data[a]["deadline_compliance"].get(name)
-        return "-" if c is None else f"{c['met']:,} / {c['late']:,} / {c['overdue'] + c['missed']:,} ({c['open']:,}; {c['cancelled']:,})"
+        return "-" if c is None else f"{c['met']:,} / {c['late']:,} / {c['overdue']:,} / {c['missed']:,} ({c['open']:,}; {c['cancelled']:,})"
 
     def stays(a, state):
         q = data[a]["days_in_state"].get(state)
@@ -63,7 +63,7 @@ def tables(summary: dict) -> list[Table]:
         _side_by_side("Overview", "", [("cases", "cases"), ("events", "events"), ("deadlines", "deadlines"),
                                        ("plans_open_at_end", "plans open at the end")],
                       lambda a, k: f"{data[a][k]:,}", auths),
-        _side_by_side("Deadlines: met / late / breached, i.e. overdue or missed (open at the end; cancelled)", "deadline",
+        _side_by_side("Deadlines: met / late / overdue / missed (open at the end; cancelled)", "deadline",
                       union("deadline_compliance"), compliance, auths),
         _side_by_side("Days in each state: median / 90th percentile (completed stays)", "state",
                       union("days_in_state"), stays, auths),
