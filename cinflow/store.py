@@ -73,6 +73,15 @@ def m003_levels_and_statuses(db: sqlite_utils.Database) -> None:
     db["events"].add_column("exceptions", str, not_null_default="[]")
 
 
+@migrations()
+def m004_provenance_and_finished_runs(db: sqlite_utils.Database) -> None:
+    """Where each case came from (``recorded``: events a host or ``cinflow
+    run`` applied; ``simulated``: made by ``cinflow simulate``), and whether
+    each simulation run finished (0 until its last write commits)."""
+    db["cases"].add_column("provenance", str, not_null_default="recorded")
+    db["simulations"].add_column("finished", int, not_null_default=1)
+
+
 def _json(value) -> str:
     return json.dumps(unstructure(value), sort_keys=True, separators=(",", ":"))
 
@@ -137,7 +146,7 @@ def deadline_rows(case: Case) -> list[tuple]:
 
 def insert_rows(conn, cases: list[tuple], events: list[tuple], deadlines: list[tuple]) -> None:
     """Bulk insert prepared rows (the caller owns the transaction)."""
-    conn.executemany(f"INSERT INTO cases VALUES ({','.join('?' * len(CASE_COLUMNS))})", cases)
+    conn.executemany(f"INSERT INTO cases ({','.join(CASE_COLUMNS)}) VALUES ({','.join('?' * len(CASE_COLUMNS))})", cases)
     conn.executemany(f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})", events)
     conn.executemany(f"INSERT INTO deadlines ({','.join(DEADLINE_COLUMNS)}) VALUES ({','.join('?' * len(DEADLINE_COLUMNS))})",
                      deadlines)
