@@ -1,4 +1,6 @@
 // Draws the report's charts as SVG from the embedded JSON. No libraries, no network.
+// Data from the database only ever reaches the page as text (textContent,
+// createTextNode, setAttribute): never through innerHTML or markup strings.
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("data").textContent);
@@ -87,7 +89,7 @@
   (function () {
     var host = document.getElementById("flow");
     AUTH.forEach(function (a) {
-      var f = DATA.flow[a] || {}, steps = {}, finals = {}, total = 0;
+      var f = DATA.flow[a] || {}, steps = Object.create(null), finals = Object.create(null), total = 0;
       Object.keys(f).forEach(function (k) {
         var p = k.split("|"); steps[p[0]] = (steps[p[0]] || 0) + f[k]; finals[p[1]] = (finals[p[1]] || 0) + f[k]; total += f[k];
       });
@@ -95,7 +97,7 @@
       var h3 = document.createElement("h3"); h3.textContent = a + " (" + total + " cases)"; box.appendChild(h3);
       var W = 560, H = 300, g = svg(box, W, H), gap = 6;
       function column(keys, counts, x) {
-        var pos = {}, y = 0, usable = H - gap * (keys.length + 1);
+        var pos = Object.create(null), y = 0, usable = H - gap * (keys.length + 1);
         keys.forEach(function (k) {
           var h = total ? counts[k] / total * usable : 0;
           pos[k] = {y: y + gap, h: h, used: 0};
@@ -169,21 +171,28 @@
     mark("timeline");
   })();
 
-  // 5. The summary tables.
+  // 5. The summary tables.  Every cell is text (textContent), never markup.
   (function () {
-    var host = document.getElementById("tables"), html = [];
+    var host = document.getElementById("tables");
+    function cell(row, tag, value) {
+      var c = document.createElement(tag); c.textContent = String(value); row.appendChild(c);
+    }
     function table(title, rows, head) {
-      html.push("<h3>" + title + "</h3><table><tr>" + head.map(function (h) { return "<th>" + h + "</th>"; }).join("") + "</tr>");
-      rows.forEach(function (r) { html.push("<tr>" + r.map(function (c) { return "<td>" + c + "</td>"; }).join("") + "</tr>"); });
-      html.push("</table>");
+      var h3 = document.createElement("h3"); h3.textContent = title; host.appendChild(h3);
+      var t = document.createElement("table"), tr = document.createElement("tr");
+      head.forEach(function (h) { cell(tr, "th", h); }); t.appendChild(tr);
+      rows.forEach(function (r) {
+        var row = document.createElement("tr"); r.forEach(function (c) { cell(row, "td", c); }); t.appendChild(row);
+      });
+      host.appendChild(t);
     }
     var head = [""].concat(AUTH);
-    var names = {};
+    var names = Object.create(null);
     AUTH.forEach(function (a) { Object.keys(S.authorities[a].deadline_compliance).forEach(function (n) { names[n] = 1; }); });
     table("Deadlines: met / late / overdue / missed", Object.keys(names).sort().map(function (n) {
       return [n].concat(AUTH.map(function (a) { var c = S.authorities[a].deadline_compliance[n]; return c ? c.met + " / " + c.late + " / " + c.overdue + " / " + c.missed : "-"; }));
     }), head);
-    var states = {};
+    var states = Object.create(null);
     AUTH.forEach(function (a) { Object.keys(S.authorities[a].days_in_state).forEach(function (n) { states[n] = 1; }); });
     table("Days in state: median / p90", Object.keys(states).sort().map(function (n) {
       return [n].concat(AUTH.map(function (a) { var q = S.authorities[a].days_in_state[n]; return q ? q.median + " / " + q.p90 : "-"; }));
@@ -192,12 +201,11 @@
       return [rc].concat(AUTH.map(function (a) { return S.authorities[a].closures[rc] || 0; }));
     }), head);
     table("Plans open at the end", [["plans"].concat(AUTH.map(function (a) { return S.authorities[a].plans_open_at_end; }))], head);
-    var rules = {};
+    var rules = Object.create(null);
     AUTH.forEach(function (a) { Object.keys(S.authorities[a].refusals).forEach(function (n) { rules[n] = 1; }); });
     table("Refusals by rule", Object.keys(rules).sort().map(function (n) {
       return [n].concat(AUTH.map(function (a) { return S.authorities[a].refusals[n] || 0; }));
     }), head);
-    host.innerHTML = html.join("");
   })();
 
   document.body.setAttribute("data-charts", String(drawn));

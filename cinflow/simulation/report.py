@@ -2,8 +2,15 @@
 
 The page embeds its data as JSON and draws its charts as SVG with a few lines
 of inline JavaScript: no CDN, no network, so it opens offline and can be
-mailed.  It holds aggregates, plus (with ``--case``) one synthetic case's
-timeline; it says so at the top."""
+mailed.  It holds aggregates, plus (with ``--case``) one case's timeline.
+It says at the top that it holds synthetic data only when every case it
+counts or draws was made by the simulator (``cases.provenance``); a recorded
+case's timeline is marked personal data and carries no free text from the
+case record (a ``case_closed`` reason shows as its census code only).
+
+Everything taken from the database reaches the page as JSON inside a
+``<script type="application/json">`` that cannot be closed early, and the
+script puts each datum on the page as text, never as markup."""
 
 from __future__ import annotations
 
@@ -11,9 +18,13 @@ import html
 import json
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
-from ..errors import InputError, write_output
+from ..errors import InputError
+from ..events import EVENT_TYPES
+from ..output import write_output
 from ..store import Store
+from ..vocabulary import CLOSURE_REASONS
 
 
 def load_summary(store: Store, simulation: int | None = None) -> tuple[int, dict]:
@@ -42,13 +53,43 @@ def cohort_flow(store: Store) -> dict:
     return flow
 
 
+def recorded_in_flow(store: Store) -> int:
+    """Cases the cohort flow counts that were not made by the simulator."""
+    return next(store.db.query(
+        """SELECT count(DISTINCT c.id) AS n FROM cases c JOIN events e ON e.case_id = c.id
+           WHERE e.from_state = 'referral' AND e.accepted = 1 AND e.to_state != 'referral'
+           AND c.provenance != 'simulated'"""))["n"]
+
+
+def _free_text(event: str, name: str) -> bool:
+    """Whether attribute ``name`` of ``event`` can hold words someone typed
+    (a plain string, not a vocabulary code, date, number or flag)."""
+    cls = EVENT_TYPES.get(event)
+    fields = {a.name: a.type for a in getattr(cls, "__attrs_attrs__", ())}
+    kind = fields.get(name)
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", repr(kind))
+    return kind is None or kind.replace(" ", "") in ("str", "str|None", "Optional[str]")
+
+
+def structured_detail(event: str, attributes: dict) -> dict:
+    """A recorded event's attributes without free text; a ``case_closed``
+    reason becomes the census code it counts as."""
+    out = {k: v for k, v in attributes.items() if not _free_text(event, k)}
+    if event == "case_closed" and "reason" in attributes:
+        out["reason"] = attributes["reason"] if attributes["reason"] in CLOSURE_REASONS else "RC7"
+    return out
+
+
 def case_timeline(store: Store, case_id: str) -> dict:
-    rows = list(store.db.query("SELECT authority, state FROM cases WHERE id = ?", [case_id]))
+    rows = list(store.db.query("SELECT authority, state, provenance FROM cases WHERE id = ?", [case_id]))
     if not rows:
         raise InputError(f"no case {case_id!r} in {store.path}")
+    simulated = rows[0]["provenance"] == "simulated"
     events = [
         {"date": e["date"], "event": e["event"], "accepted": bool(e["accepted"]), "from": e["from_state"],
-         "to": e["to_state"], "detail": json.loads(e["attributes"]),
+         "to": e["to_state"],
+         "detail": (json.loads(e["attributes"]) if simulated
+                    else structured_detail(e["event"], json.loads(e["attributes"]))),
          "reasons": [r["rule"] for r in json.loads(e["reasons"] or "[]")]}
         for e in store.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY seq", [case_id])
     ]
@@ -57,21 +98,44 @@ def case_timeline(store: Store, case_id: str) -> dict:
          "rule": d["rule"]}
         for d in store.db.query("SELECT * FROM deadlines WHERE case_id = ? ORDER BY seq", [case_id])
     ]
-    return {"id": case_id, "authority": rows[0]["authority"], "state": rows[0]["state"], "events": events,
-            "deadlines": deadlines}
+    return {"id": case_id, "authority": rows[0]["authority"], "state": rows[0]["state"],
+            "provenance": "simulated" if simulated else "recorded", "events": events, "deadlines": deadlines}
 
 
-def render(summary: dict, flow: dict, case: dict | None, simulation: int) -> str:
+def script_json(data) -> str:
+    """JSON that is safe inside a ``<script>`` element: nothing in it can
+    close the element (``</``), open an HTML comment (``<!--``) or end a
+    JavaScript line (U+2028, U+2029); it parses to the same value."""
+    return (json.dumps(data, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def banner(case: dict | None, recorded: int = 0) -> tuple[str, bool]:
+    """What the page says it holds, and whether that is personal data."""
+    real_case = case is not None and case.get("provenance") != "simulated"
+    if not real_case and not recorded:
+        return ("Synthetic data only. This page holds aggregate counts for a simulated cohort"
+                + (f" and the timeline of one synthetic case ({case['id']})" if case else "")
+                + "; no real child's data."), False
+    parts = []
+    if real_case:
+        parts.append(f"This page holds a real case record: the timeline of case {case['id']}. It is personal data: "
+                     "handle it accordingly. Free text from the case record is left out.")
+    if recorded:
+        parts.append(f"Its cohort flow counts {recorded:,} recorded (real) case(s) besides the simulated cohort"
+                     + ("; handle it as personal data." if not real_case else "."))
+    return " ".join(parts), True
+
+
+def render(summary: dict, flow: dict, case: dict | None, simulation: int, recorded: int = 0) -> str:
     data = {"summary": summary, "flow": flow, "case": case, "simulation": simulation}
-    payload = json.dumps(data, sort_keys=True).replace("</", "<\\/")
+    payload = script_json(data)
     script = resources.files(__package__).joinpath("report.js").read_text(encoding="utf-8")
     style = resources.files(__package__).joinpath("report.css").read_text(encoding="utf-8")
     p = summary["parameters"]
     title = (f"cinflow simulation {simulation}: {', '.join(p['authorities'])}, {p['referrals']:,} referrals "
              f"from {p['start']} for {p['months']} months (seed {p['seed']})")
-    contains = ("Synthetic data only. This page holds aggregate counts for a simulated cohort"
-                + (f" and the timeline of one synthetic case ({case['id']})" if case else "")
-                + "; no real child's data.")
+    contains, _ = banner(case, recorded)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -96,12 +160,31 @@ def render(summary: dict, flow: dict, case: dict | None, simulation: int) -> str
 """
 
 
-def write_report(db: Path, out: Path, case_id: str | None = None, simulation: int | None = None) -> Path:
+class Written(NamedTuple):
+    path: Path
+    personal: bool  # the page holds real case data
+    notice: str     # what it holds, in a few words for the command line
+
+
+def write_report(db: Path, out: Path, case_id: str | None = None, simulation: int | None = None,
+                 allow_incomplete: bool = False) -> Written:
+    from .runner import require_finished
+
     if not db.exists():
         raise InputError(f"{db}: no such database")
-    with Store(db) as store:
+    with Store(db, read_only=True) as store:
+        store.check("no report was written")  # PRAGMA quick_check: a damaged database is one line
+        require_finished(store, allow_incomplete)  # a run stopped part-way is refused unless asked for
         number, summary = load_summary(store, simulation)
         flow = cohort_flow(store)
+        recorded = recorded_in_flow(store)
         case = case_timeline(store, case_id) if case_id else None
-    write_output(out, render(summary, flow, case, number))
-    return out
+    write_output(out, render(summary, flow, case, number, recorded))
+    _, personal = banner(case, recorded)
+    if not personal:
+        notice = f"synthetic aggregates{', and case ' + case_id if case_id else ''}; no personal data"
+    elif case is not None and case["provenance"] != "simulated":
+        notice = f"with case {case_id}, a real case record: personal data, handle it accordingly"
+    else:
+        notice = f"its cohort flow counts {recorded:,} recorded (real) case(s): handle it as personal data"
+    return Written(out, personal, notice)

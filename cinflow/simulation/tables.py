@@ -4,11 +4,18 @@ CSV files for analysts, one column per authority, side by side."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from rich.table import Table
 
+from ..errors import InputError
 from ..models import STATUSES
+from ..output import write_outputs
+
+# The files write_csv writes (the CLI refuses a --db among them before a run).
+CSV_FILES = ("deadlines.csv", "days_in_state.csv", "closures.csv", "workload.csv", "refusals.csv", "exceptions.csv",
+             "advice.csv", "overview.csv")
 
 ACTIVITY_SHORT = [("visits", "V"), ("initial meetings", "IM"), ("reviews", "R"), ("reviews chaired by an IRO", "IRO"),
                   ("minutes", "Min"), ("manager decisions", "MD")]
@@ -79,7 +86,10 @@ def tables(summary: dict) -> list[Table]:
 def write_csv(summary: dict, folder: Path) -> list[Path]:
     """The summary tables as CSV files in ``folder`` (long format: one row per
     authority and measure).  Aggregates only: no case-level data."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--csv {folder}: {exc.strerror or exc}") from None
     data = summary["authorities"]
     files = {
         "deadlines.csv": (["authority", "deadline", *STATUSES],
@@ -102,12 +112,11 @@ def write_csv(summary: dict, folder: Path) -> list[Path]:
         "overview.csv": (["authority", "cases", "events", "deadlines", "plans_open_at_end"],
                          [[a, s["cases"], s["events"], s["deadlines"], s["plans_open_at_end"]] for a, s in data.items()]),
     }
-    written = []
+    out = {}
     for name, (header, rows) in files.items():
-        path = folder / name
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
-        written.append(path)
-    return written
+        text = io.StringIO(newline="")
+        w = csv.writer(text)
+        w.writerow(header)
+        w.writerows(rows)
+        out[folder / name] = text.getvalue()
+    return write_outputs(out)  # all or none, each atomically
