@@ -21,6 +21,21 @@ import holidays
 
 UNITS = ("working_days", "days", "weeks", "months")
 
+# The dates cinflow supports: every date read from a scenario, a policy, a
+# calibration file or the database must lie in this range (checked where it
+# is read, naming the field).  With periods of at most MAX_PERIOD of any unit,
+# every date the engine computes from them (due dates, 18th birthdays, the
+# working-day table two years past a date) stays far inside Python's years
+# 1 to 9999.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2199, 12, 31)
+MAX_PERIOD = 10_000
+
+
+def supported(d: date) -> bool:
+    """``d`` lies in :data:`FIRST_DATE` .. :data:`LAST_DATE`."""
+    return FIRST_DATE <= d <= LAST_DATE
+
 
 def add_months(start: date, months: int) -> date:
     """``start`` plus ``months`` calendar months, clamped to the month's end."""

@@ -17,11 +17,15 @@ from pathlib import Path
 
 from attrs import frozen
 
-from .convert import load_yaml, structure, structure_event
-from .errors import InputError
+from .convert import MAX_BYTES, has_surrogate, load_yaml, read_input, structure, structure_event
+from .errors import InputError, quote
 from .models import Case, Child
 
 KEYS = ("authority", "case", "child", "events", "as_of")
+# Events in one scenario: a case open for 18 years with a visit every week has
+# under 2,000 (see also the input limits in cinflow.convert).
+MAX_EVENTS = 10_000
+SCENARIO_FILES = "scenario files"  # they refuse YAML aliases and anchors (load_yaml's no_aliases)
 
 
 @frozen
@@ -39,27 +43,30 @@ class Scenario:
         return self.events[-1].date if self.events else None
 
 
-def parse_scenario(data, name: str = "scenario") -> Scenario:
+def parse_scenario(data, name: str = "scenario", default_case: str | None = None) -> Scenario:
+    """``name`` labels errors; the case id defaults to ``default_case`` (else ``name``)."""
     if not isinstance(data, dict):
         raise InputError(f"{name}: a scenario is a mapping with authority, child and events")
-    unknown = sorted(set(data) - set(KEYS))
+    unknown = sorted((k for k in data if k not in KEYS), key=quote)
     if unknown:
-        raise InputError(f"{name}: unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+        raise InputError(f"{name}: unknown key {quote(unknown[0])} (known: {', '.join(KEYS)})")
     for key in ("authority", "child", "events"):
         if key not in data:
             raise InputError(f"{name}: missing {key!r}")
     authority = data["authority"]
     if not isinstance(authority, str):
-        raise InputError(f"{name}: authority: expected an authority id, got {authority!r}")
-    case_id = data.get("case", name)
-    if not isinstance(case_id, (str, int)) or str(case_id) == "":
-        raise InputError(f"{name}: case: expected a case id, got {case_id!r}")
+        raise InputError(f"{name}: authority: expected an authority id, got {quote(authority)}")
+    case_id = data.get("case", name if default_case is None else default_case)
+    if not isinstance(case_id, (str, int)) or case_id == "" or isinstance(case_id, str) and has_surrogate(case_id):
+        raise InputError(f"{name}: case: expected a case id, got {quote(case_id)}")
     child = structure(data["child"], Child, "child")
     raw_events = data["events"]
     if not isinstance(raw_events, list):
         raise InputError(f"{name}: events: expected a list of events")
     if not raw_events:
         raise InputError(f"{name}: events: the list is empty")
+    if len(raw_events) > MAX_EVENTS:
+        raise InputError(f"{name}: events: {len(raw_events):,} events, over the limit of {MAX_EVENTS:,} for one scenario")
     events = []
     for i, raw in enumerate(raw_events):
         ev = structure_event(raw, f"events[{i}]")
@@ -75,15 +82,82 @@ def parse_scenario(data, name: str = "scenario") -> Scenario:
     return Scenario(authority, str(case_id), child, tuple(events), as_of)
 
 
+def examples_dir() -> Path | None:
+    """The shipped example scenarios: ``cinflow/examples/`` in an installed wheel,
+    the checkout's ``examples/`` when cinflow runs from its source tree."""
+    here = Path(__file__).resolve().parent
+    for folder, marker in ((here / "examples", None), (here.parent / "examples", here.parent / "pyproject.toml")):
+        if folder.is_dir() and (marker is None or marker.is_file()):
+            return folder
+    return None
+
+
+def shipped_examples() -> dict[str, Path]:
+    """Each shipped example scenario by name (its file name without ``.yaml``)."""
+    folder = examples_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder is not None else {}
+
+
+def example_summary(path: Path) -> str:
+    """The first sentence of a scenario file's opening comment."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    text = " ".join(line for line in lines if line)
+    end = text.find(". ")
+    return text[: end + 1] if end >= 0 else text
+
+
 def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file; ``-`` reads standard input (the case id defaults
+    to ``stdin``; errors name ``<stdin>``)."""
+    if str(path) == "-":
+        try:
+            return parse_scenario(load_yaml(_read_stdin(), "<stdin>", SCENARIO_FILES), "<stdin>", "stdin")
+        except InputError as exc:  # every error names where the scenario came from
+            if str(exc).startswith("<stdin>"):
+                raise
+            raise type(exc)(f"<stdin>: {exc}") from None
     path = Path(path)
+    bare = not path.suffix and len(path.parts) == 1
+    if bare and not path.exists():
+        path = shipped_examples().get(path.name, path)  # 'cinflow run kent-cin-plan'
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    return parse_scenario(load_yaml(text, str(path)), path.stem)
+        text = read_input(path)  # bounded: MAX_BYTES
+    except InputError:
+        if bare and not path.exists():
+            raise InputError(f"{path}: no such file (nor a shipped example: 'cinflow examples' lists them)") from None
+        raise
+    return parse_scenario(load_yaml(text, str(path), SCENARIO_FILES), path.stem)
+
+
+def _read_stdin() -> str:
+    import sys
+
+    try:
+        buffer = getattr(sys.stdin, "buffer", None)
+        text = buffer.read(MAX_BYTES + 1).decode("utf-8") if buffer is not None else sys.stdin.read(MAX_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"<stdin>: cannot read ({exc.__class__.__name__})") from None
+    if len(text) > MAX_BYTES:
+        raise InputError(f"<stdin>: over {MAX_BYTES:,} bytes, the limit for an input file")
+    return text
+
+
+def predates_rules(policy, scenario: Scenario, case: Case) -> str | None:
+    """A warning when the scenario's first event comes before the first dated
+    version of every timescale ``policy`` has: no timescale applies to such
+    events, so without a word the run would just show no deadlines."""
+    starts = [v.valid_from for r in policy.deadline_rules if r.rule.timescale is not None
+              for v in r.rule.timescale.versions]
+    if not starts or scenario.events[0].date >= min(starts):
+        return None
+    first = min(starts)
+    opened = any(d.opened_on < first for d in case.deadlines)
+    return (f"events before {first.isoformat()} predate {policy.id}'s first rule version; "
+            + ("no timescale applied to them (only agreed dates)" if opened else "no deadlines were opened for them"))
 
 
 def run_scenario(registry, scenario: Scenario) -> Case:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from attrs import frozen
 
-from ..convert import load_yaml, structure
-from ..errors import InputError
+from ..convert import load_yaml, read_input, structure
+from ..errors import InputError, quote
 
 DEFAULT = "england-2025.yaml"
 
@@ -132,7 +132,7 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such calibration file")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        text, where = read_input(path), str(path)
     cal = structure(load_yaml(text, where), Calibration, where)
     _check(cal, where)
     return cal
@@ -167,10 +167,10 @@ def _check(cal: Calibration, where: str) -> None:
                               ("referrals.source_mix", cal.referrals.source_mix, ReferralSource)):
         bad = sorted(set(mix.value) - set(get_args(codes)))
         if bad:
-            raise InputError(f"{where}: {label}: {bad[0]!r} is not a census code")
+            raise InputError(f"{where}: {label}: {quote(bad[0])} is not a census code")
     unknown = set(cal.plan_endings.value) - set(PLAN_ENDINGS)
     if unknown:
-        raise InputError(f"{where}: plan_endings: unknown ending {sorted(unknown)[0]!r} (known: {', '.join(PLAN_ENDINGS)})")
+        raise InputError(f"{where}: plan_endings: unknown ending {quote(sorted(unknown)[0])} (known: {', '.join(PLAN_ENDINGS)})")
     for section in (cal.durations, cal.children, cal.practice):
         for a in section.__attrs_attrs__:
             item = getattr(section, a.name)
