@@ -27,14 +27,22 @@ Inclusion follows the census window W (1 April to 31 March): episodes,
 assessments, plans and enquiries that ended before W are left out; nothing
 dated after the reference date is read.  Anything the census needs that the
 store cannot supply is a :class:`CensusProblem`, and nothing is written.
+
+A pseudonymised extract (``key``) has keyed hashes for LAchildID, no UPNs,
+and names cases only by their pseudonyms, problems included; it keeps the
+birth dates, characteristics and event dates the census needs, so it is still
+personal data.  Its key must hold 128 bits or more (:func:`pseudonym_key`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import re
+import secrets
 from datetime import date, datetime
 from xml.etree import ElementTree as ET
 
@@ -200,16 +208,55 @@ def _sub(parent, tag, text=None):
     return e
 
 
+KEY_VARIABLE = "CINFLOW_PSEUDONYM_KEY"
+KEY_BYTES = 16  # 128 bits at least
+_NEW_KEY = "make one with 'cinflow census --new-key'"
+
+
+def new_key() -> str:
+    """A fresh key for ``--pseudonymise``: 256 random bits as 64 hex digits."""
+    return secrets.token_hex(32)
+
+
+def pseudonym_key(text: str | None) -> bytes:
+    """The pseudonymisation key from ``text`` (CINFLOW_PSEUDONYM_KEY), refused
+    unless it holds at least 128 bits: 32 or more hex digits, or 22 or more
+    base64 (standard or URL-safe) characters that decode to 16 or more bytes,
+    and no repeated or counting pattern.  Returns the bytes the keyed hash
+    uses (the key's text, so a key gives the pseudonyms it always gave)."""
+    s = (text or "").strip()
+    if not s:
+        raise InputError(f"--pseudonymise needs a key of at least 128 bits in {KEY_VARIABLE}; {_NEW_KEY}")
+    raw = None
+    if re.fullmatch(r"[0-9a-fA-F]+", s) and len(s) >= 2 * KEY_BYTES:
+        raw = bytes.fromhex(s if len(s) % 2 == 0 else "0" + s)
+    elif re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", s):
+        body = s.rstrip("=").replace("+", "-").replace("/", "_")
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None or len(raw) < KEY_BYTES:
+        raise InputError(f"{KEY_VARIABLE} is too weak: a key needs at least 128 bits (32 or more hex digits, or 22 "
+                         f"or more base64 characters); {_NEW_KEY}")
+    steps = {(b - a) % 256 for a, b in zip(raw, raw[1:])}
+    if len(set(raw)) < 10 or len(steps) < 8:
+        raise InputError(f"{KEY_VARIABLE} is too weak: it is a repeated or counting pattern, not a random key; "
+                         f"{_NEW_KEY}")
+    return s.encode()
+
+
 def child_id(case_id: str, key: bytes | None) -> str:
     if key is not None:
         return "P" + hmac.new(key, case_id.encode(), hashlib.sha256).hexdigest()[:19].upper()
     return re.sub(r"[^A-Za-z0-9]", "", case_id)
 
 
-def check(ep: Episode, start: date, reference: date, lachildid: str) -> list[CensusProblem]:
-    """What the census needs that this episode cannot give."""
+def check(ep: Episode, start: date, reference: date, lachildid: str, shown: str | None = None) -> list[CensusProblem]:
+    """What the census needs that this episode cannot give; each problem names
+    the case as ``shown`` (the pseudonym, in a pseudonymised extract)."""
     out = []
-    c = ep.case_id
+    c = ep.case_id if shown is None else shown
     if not lachildid or len(lachildid) > 20:
         out.append(CensusProblem(c, f"LAchildID {lachildid!r} must be 1-20 letters and digits"))
     if ep.source is None:
@@ -246,12 +293,14 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
         if ep is None:
             continue
         lachildid = child_id(case_id, key)
-        problems += check(ep, start, reference, lachildid)
+        # A pseudonymised run names no case by its id, not even in a problem.
+        problems += check(ep, start, reference, lachildid, lachildid if key is not None else None)
         episodes.append((lachildid, ep))
     seen: dict[str, str] = {}
     for lachildid, ep in episodes:
         if lachildid in seen:
-            problems.append(CensusProblem(ep.case_id, f"LAchildID {lachildid} is also case {seen[lachildid]}'s"))
+            problems.append(CensusProblem(lachildid, "LAchildID is also another case's") if key is not None else
+                            CensusProblem(ep.case_id, f"LAchildID {lachildid} is also case {seen[lachildid]}'s"))
         seen[lachildid] = ep.case_id
     episodes.sort(key=lambda t: t[0])
     root = ET.Element("Message")
@@ -276,12 +325,11 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
         child = _sub(children, "Child")
         ids = _sub(child, "ChildIdentifiers")
         _sub(ids, "LAchildID", lachildid)
-        if ch.get("upn") and key is None:
-            _sub(ids, "UPN", ch["upn"])
+        if ch.get("upn"):
+            if key is None:  # a pseudonymised extract drops the UPN; the child still has one, so no UPNunknown
+                _sub(ids, "UPN", ch["upn"])
         elif ch.get("upn_unknown_reason"):
             _sub(ids, "UPNunknown", ch["upn_unknown_reason"])
-        elif key is not None and ch.get("upn"):
-            _sub(ids, "UPNunknown", "UN5")
         _sub(ids, "PersonBirthDate", ch["birth_date"])
         _sub(ids, "Sex", ch.get("sex") or "U")
         if ep.died is not None:
@@ -347,7 +395,9 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
         counts["referral_nfa"] += ep.nfa
     ET.indent(root)
     notice = ("Pseudonymised extract: LAchildID is a keyed hash and UPNs are removed; for analysis outside the "
-              "council, not for submission." if key is not None else
+              "council, not for submission. It still holds each child's birth date, sex, ethnicity and "
+              "disabilities and the dates of their social care history: pseudonymised data is personal data, "
+              "handle it accordingly." if key is not None else
               "CIN census return made by cinflow. It holds personal data about children (identifiers, dates of "
               "birth, sex, ethnicity, disabilities, social care history): keep and send it under your data "
               "protection arrangements.")
@@ -357,7 +407,9 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
 
 
 def store_rows(store, authority: str | None):
-    """(case_id, child, facts, events) for each case in the store (one authority)."""
+    """(case_id, child, facts, events) for each case in the store (one authority).
+    A damaged database (``PRAGMA quick_check``) is refused first."""
+    store.check("nothing was written")
     authorities = [r["authority"] for r in store.db.query("SELECT DISTINCT authority FROM cases ORDER BY 1")]
     if authority is None:
         if len(authorities) > 1:

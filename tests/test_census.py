@@ -3,6 +3,7 @@ the DfE rules (../shared/tools/census-check), with problems reported, never
 written silently."""
 
 import os
+import re
 import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import cinflow
+import cinflow.census
 from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, simulate
@@ -24,6 +26,7 @@ BUNDLED = ["kent", "london-borough", "reading", "west-berkshire", "wokingham", "
 LA = {"kent": "886", "london-borough": "308", "reading": "870", "west-berkshire": "869", "wokingham": "872",
       "cheshire-west-and-chester": "896", "wirral": "344"}
 STAMP = "2027-04-15T09:00:00"
+KEY = "3f1c0be1a8d27e94c65b0a7d19e2f483b5c6d70e8f912a3b"  # for tests only
 
 
 def run(argv, capsys):
@@ -144,9 +147,10 @@ def test_a_broken_store_is_reported_and_nothing_written(tmp_path, capsys, break_
 
 def test_pseudonymised_return_hides_identifiers(tmp_path, capsys, monkeypatch):
     db = store_of(tmp_path, [case_with("kent", "K-PLAN", PLAN)])
+    monkeypatch.delenv("CINFLOW_PSEUDONYM_KEY", raising=False)
     code, *_ , err = export(tmp_path, capsys, db, "--pseudonymise")
     assert code == 2 and "CINFLOW_PSEUDONYM_KEY" in err
-    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", "test-secret")
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", KEY)
     code, out, text, _ = export(tmp_path, capsys, db, "--pseudonymise")
     xml = out.read_text()
     assert code == 0 and "KPLAN" not in xml and "K-PLAN" not in xml and "Pseudonymised" in text
@@ -154,9 +158,78 @@ def test_pseudonymised_return_hides_identifiers(tmp_path, capsys, monkeypatch):
     assert first.startswith("P") and len(first) == 20
     export(tmp_path, capsys, db, "--pseudonymise")
     assert ET.fromstring(out.read_text()).findtext(".//LAchildID") == first  # same key, same pseudonym
-    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", "another-secret")
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", "Zm9yIHRlc3RzIG9ubHk6IGFub3RoZXIga2V5")  # base64 works too
     export(tmp_path, capsys, db, "--pseudonymise")
     assert ET.fromstring(out.read_text()).findtext(".//LAchildID") != first
+
+
+@pytest.mark.parametrize("weak", ["7", " ", "test-secret", "0123456789abcdef", "a" * 64, "deadbeef" * 8,
+                                  "00112233445566778899aabbccddeeff", "A" * 24, "correct horse battery staple"])
+def test_weak_pseudonym_keys_are_refused(tmp_path, capsys, monkeypatch, weak):
+    db = store_of(tmp_path, [case_with("kent", "K-PLAN", PLAN)])
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", weak)
+    code, out, text, err = export(tmp_path, capsys, db, "--pseudonymise")
+    assert code == 2 and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and ("128 bits" in err or "pattern" in err), err
+    assert "--new-key" in err and (weak.strip() not in err or len(weak.strip()) < 2)  # the key is never echoed
+
+
+def test_new_key_prints_a_fresh_key_that_is_accepted(tmp_path, capsys, monkeypatch):
+    code, out, err = run(["census", "--new-key"], capsys)
+    key = out.strip()
+    assert code == 0 and re.fullmatch(r"[0-9a-f]{64}", key) and out == key + "\n"
+    code, again, _ = run(["census", "--new-key"], capsys)
+    assert again.strip() != key
+    db = store_of(tmp_path, [case_with("kent", "K-PLAN", PLAN)])
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", key)
+    assert export(tmp_path, capsys, db, "--pseudonymise")[0] == 0
+    assert "--new-key" in run(["census", "--help"], capsys)[1]
+
+
+def test_a_pseudonymised_run_never_shows_a_case_id(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", KEY)
+    db = store_of(tmp_path, [case_with("kent", "K-DISABLED", PLAN, disabled=True),
+                             case_with("kent", "K-PLAIN", PLAN)])
+    code, out, text, err = export(tmp_path, capsys, db, "--pseudonymise")
+    assert code == 2 and "recorded as disabled but with no disability codes" in err and not out.exists()
+    pseudonym = cinflow.census.child_id("K-DISABLED", KEY.encode())
+    assert f"cinflow: census: {pseudonym}: " in err
+    for raw in ("K-DISABLED", "KDISABLED", "K-PLAIN", "KPLAIN"):
+        assert raw not in text and raw not in err
+    # Without --pseudonymise the problem names the case, as the council needs.
+    code, out, text, err = export(tmp_path, capsys, db)
+    assert code == 2 and "cinflow: census: K-DISABLED: " in err
+    # A valid pseudonymised return: no case id in anything it prints or writes.
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE cases SET child = json_set(child, '$.disability_codes', json('[\"HAND\"]'))")
+    conn.commit()
+    conn.close()
+    code, out, text, err = export(tmp_path, capsys, db, "--pseudonymise")
+    xml = out.read_text()
+    assert code == 0, err
+    for raw in ("K-DISABLED", "KDISABLED", "K-PLAIN", "KPLAIN"):
+        assert raw not in text and raw not in err and raw not in xml
+    assert "birth date" in xml.split("-->")[0] and "personal data" in text
+
+
+def test_upn_unknown_only_for_children_without_a_upn(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", KEY)
+    with_upn = case_with("kent", "K-UPN", PLAN, upn="A123456789012")
+    without = case_with("kent", "K-NOUPN", PLAN)  # child() gives upn_unknown_reason UN5
+    bare = REGISTRY["kent"].new_case("K-BARE", cinflow.Child(birth_date=date(2014, 6, 12), sex="M", ethnicity="WBRI"))
+    for name, day, attrs in PLAN:
+        bare = REGISTRY["kent"].apply(bare, cinflow.event(name, day, **attrs))
+    db = store_of(tmp_path, [with_upn, without, bare])
+    for extra in ((), ("--pseudonymise",)):
+        code, out, _, err = export(tmp_path, capsys, db, *extra)
+        assert code == 0, err
+        ids = {c.findtext("LAchildID"): c for c in ET.fromstring(out.read_text()).iter("ChildIdentifiers")}
+        name = (lambda cid: cinflow.census.child_id(cid, KEY.encode() if extra else None))
+        upn, nou, none = ids[name("K-UPN")], ids[name("K-NOUPN")], ids[name("K-BARE")]
+        assert upn.find("UPNunknown") is None
+        assert upn.findtext("UPN") == (None if extra else "A123456789012")
+        assert nou.find("UPN") is None and nou.findtext("UPNunknown") == "UN5"
+        assert none.find("UPN") is None and none.find("UPNunknown") is None
 
 
 def test_several_authorities_need_a_choice(tmp_path, capsys):

@@ -7,18 +7,41 @@ Workers (processes) run cases and turn them into database rows and a
 transaction per chunk, in job order.  So the database and the summary are the
 same whatever the number of workers, and a case never needs more memory than
 its own chunk.
+
+A run that does not finish says so and leaves nothing behind:
+
+* its ``simulations`` row is written first, with ``finished = 0``; each
+  chunk's transaction updates the row's summary to the cases written so far,
+  and the last transaction sets ``finished = 1``.  ``cinflow census`` and
+  ``cinflow report`` refuse a database with an unfinished run unless told
+  ``--allow-incomplete`` (:func:`require_finished`);
+* workers die with the parent, however it dies (a thread in each watches the
+  parent; on Linux the kernel also kills them, ``PR_SET_PDEATHSIG``);
+* SIGTERM and SIGHUP stop a run as Ctrl-C does (:class:`Stopped`): workers
+  are stopped, the shard folder removed and the due-date index rebuilt;
+* the shard folder (``cinflow-sim-<pid>-*`` beside the database, holding an
+  ``owner`` file) of a run killed outright is removed by the next run in that
+  folder, once its owner is dead.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import signal
+import socket
 import sqlite3
+import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from attrs import asdict, frozen
@@ -33,6 +56,11 @@ from .practice import Practitioner
 from .stats import Tally
 
 CHUNK = 1000
+SHARD_PREFIX = "cinflow-sim-"
+# Workers are forked where the platform can (they inherit the parent's
+# context); anywhere else they are spawned and build their own.
+START_METHOD = "fork" if "fork" in get_all_start_methods() else "spawn"
+PARENT_POLL_SECONDS = 0.5
 
 
 @frozen
@@ -54,6 +82,15 @@ class Parameters:
         d["authorities"] = list(self.authorities)
         d["start"] = self.start.isoformat()
         return d
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived during a simulation: it stops as Ctrl-C stops
+    it (cleaned up, its run left marked unfinished)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 class _Context:
@@ -121,6 +158,17 @@ def _run_chunk(job):
     return authority, hi - lo, shard, tally
 
 
+def _summary(params: Parameters, calibration: str, summaries: dict[str, dict]) -> dict:
+    return {
+        "parameters": params.as_dict(),
+        "calibration": calibration,
+        "cases": sum(s["cases"] for s in summaries.values()),
+        "events": sum(s["events"] for s in summaries.values()),
+        "deadlines": sum(s["deadlines"] for s in summaries.values()),
+        "authorities": dict(summaries),
+    }
+
+
 def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
     """Run the simulation, write it to ``db_path`` and return the summary."""
     global _CONTEXT
@@ -131,68 +179,309 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
+    folder = Path(db_path).resolve().parent
+    if folder.is_dir():
+        remove_stale_shard_folders(folder)
     _CONTEXT = _Context(params, registry)
-    with Store(db_path, registry) as store:
-        existing = store.db["cases"].count
-        if existing:
-            raise InputError(f"{db_path} already holds {existing} cases; write a simulation to a new --db")
-        conn = store.db.conn
-        tallies = {a: Tally() for a in params.authorities}
-        # A bulk load is faster without the secondary index on due dates; it
-        # is rebuilt in one sorted pass at the end (also after a failure).
-        conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
-        with tempfile.TemporaryDirectory(prefix="cinflow-sim-", dir=Path(db_path).resolve().parent) as shards:
-            jobs = [(a, lo, min(lo + CHUNK, params.referrals), str(Path(shards) / f"{k}.db"))
-                    for k, (a, lo) in enumerate((a, lo) for a in params.authorities
-                                                for lo in range(0, params.referrals, CHUNK))]
-            try:
-                for authority, n, shard, tally in _results(jobs, workers):
-                    conn.execute("ATTACH DATABASE ? AS shard", [shard])
-                    conn.execute("BEGIN IMMEDIATE")
-                    for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS),
-                                           ("deadlines", DEADLINE_COLUMNS)):
-                        conn.execute(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT {', '.join(columns)} "
-                                     f"FROM shard.{table} ORDER BY rowid")
-                    conn.execute("COMMIT")
-                    conn.execute("DETACH DATABASE shard")
-                    Path(shard).unlink()
-                    tallies[authority].merge(tally)
-                    if progress is not None:
-                        progress(n)
-            finally:
-                conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)")
-        summary = {
-            "parameters": params.as_dict(),
-            "calibration": _CONTEXT.calibration.name,
-            "cases": sum(t.cases for t in tallies.values()),
-            "events": sum(t.events for t in tallies.values()),
-            "deadlines": sum(t.deadlines for t in tallies.values()),
-            "authorities": {a: t.summary() for a, t in tallies.items()},
-        }
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO simulations (parameters, summary) VALUES (?, ?)",
-                     [json.dumps(params.as_dict(), sort_keys=True), json.dumps(summary, sort_keys=True)])
-        conn.execute("COMMIT")
-    _CONTEXT = None
+    try:
+        with _stop_on_signals(), Store(db_path, registry) as store:
+            summary = _simulate(params, store, folder, workers, progress)
+    finally:
+        _CONTEXT = None
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
 
 
-def _results(jobs, workers: int):
-    """Job results in job order, with at most a few jobs in flight per worker."""
-    if workers <= 1:
-        yield from map(_run_chunk, jobs)
+def _simulate(params: Parameters, store: Store, folder: Path, workers: int, progress) -> dict:
+    existing = store.db["cases"].count
+    if existing:
+        raise InputError(f"{store.path} already holds {existing} cases; write a simulation to a new --db")
+    conn = store.db.conn
+    calibration = _CONTEXT.calibration.name
+    tallies = {a: Tally() for a in params.authorities}
+    summaries = {a: t.summary() for a, t in tallies.items()}
+    # The run is on record before any case is: unfinished until the last write.
+    conn.execute("BEGIN IMMEDIATE")
+    run = conn.execute("INSERT INTO simulations (parameters, summary, finished) VALUES (?, ?, 0)",
+                       [json.dumps(params.as_dict(), sort_keys=True),
+                        json.dumps(_summary(params, calibration, summaries), sort_keys=True)]).lastrowid
+    conn.execute("COMMIT")
+    loaded = False
+    try:
+        # A bulk load is faster without the secondary index on due dates; it
+        # is rebuilt in one sorted pass at the end (also after a failure).
+        conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
+        with _shard_folder(folder) as shards:
+            jobs = [(a, lo, min(lo + CHUNK, params.referrals), str(shards / f"{k}.db"))
+                    for k, (a, lo) in enumerate((a, lo) for a in params.authorities
+                                                for lo in range(0, params.referrals, CHUNK))]
+            with _results(jobs, workers, params) as results:
+                for authority, n, shard, tally in results:
+                    tallies[authority].merge(tally)
+                    summaries[authority] = tallies[authority].summary()
+                    _copy_shard(conn, shard, run, _summary(params, calibration, summaries))
+                    Path(shard).unlink()
+                    if progress is not None:
+                        progress(n)
+        loaded = True
+    finally:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)")
+        except sqlite3.Error:
+            if loaded:
+                raise
+            # after a failure, what failed is the news; the index is rebuilt where it can be
+    summary = _summary(params, calibration, summaries)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE simulations SET summary = ?, finished = 1 WHERE id = ?",
+                 [json.dumps(summary, sort_keys=True), run])
+    conn.execute("COMMIT")
+    return summary
+
+
+def _copy_shard(conn, shard: str, run: int, summary: dict) -> None:
+    """One chunk into the database, with the run's summary of what it then
+    holds: one transaction."""
+    conn.execute("ATTACH DATABASE ? AS shard", [shard])
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS), ("deadlines", DEADLINE_COLUMNS)):
+                cols = ", ".join(columns)
+                if table == "cases":
+                    conn.execute(f"INSERT INTO main.cases ({cols}, provenance) SELECT {cols}, 'simulated' "
+                                 f"FROM shard.cases ORDER BY rowid")
+                else:
+                    conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM shard.{table} ORDER BY rowid")
+            conn.execute("UPDATE simulations SET summary = ? WHERE id = ?", [json.dumps(summary, sort_keys=True), run])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("DETACH DATABASE shard")
+
+
+# -- unfinished runs ---------------------------------------------------------------
+
+def unfinished_runs(store: Store) -> list[int]:
+    """The ids of the simulation runs in ``store`` that did not finish."""
+    if "simulations" not in store.db.table_names() or "finished" not in store.db["simulations"].columns_dict:
+        return []
+    return [r["id"] for r in store.db.query("SELECT id FROM simulations WHERE finished = 0 ORDER BY id")]
+
+
+def require_finished(store: Store, allow_incomplete: bool = False) -> str | None:
+    """Refuse (:class:`InputError`) a database holding a simulation that was
+    stopped before it finished; with ``allow_incomplete``, return a warning
+    line instead.  None when every run finished."""
+    runs = unfinished_runs(store)
+    if not runs:
+        return None
+    which = (f"run {runs[0]} was" if len(runs) == 1 else f"runs {', '.join(map(str, runs))} were")
+    if not allow_incomplete:
+        raise InputError(f"{store.path} holds an unfinished simulation ({which} stopped before it finished); "
+                         "rerun it, or pass --allow-incomplete")
+    return (f"{store.path} holds an unfinished simulation ({which} stopped before it finished): "
+            "this covers only the cases written before it stopped")
+
+
+# -- stopping cleanly --------------------------------------------------------------
+
+@contextmanager
+def _stop_on_signals():
+    """SIGTERM and SIGHUP raise :class:`Stopped` (once) in the main thread, so
+    that the run's clean-up runs; the handlers before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        pending = deque()
-        queue = iter(jobs)
-        for job in queue:
-            pending.append(pool.submit(_run_chunk, job))
-            if len(pending) >= workers * 2:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(queue, None)
-            if nxt is not None:
-                pending.append(pool.submit(_run_chunk, nxt))
-            yield result
+    names = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    stopping = []
+
+    def handler(signum, frame):
+        if not stopping:  # a second signal during the clean-up does not cut it short
+            stopping.append(signum)
+            raise Stopped(signum)
+
+    before = {}
+    for name in names:
+        sig = getattr(signal, name)
+        previous = signal.getsignal(sig)
+        if previous in (signal.SIG_DFL, None):  # leave a host's own handler (or SIG_IGN) alone
+            before[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, previous in before.items():
+            signal.signal(sig, previous)
+
+
+@contextmanager
+def _shard_folder(parent: Path):
+    """A temporary folder for the shards beside the database, named and
+    marked with its owner so that a later run can tell it was abandoned."""
+    path = Path(tempfile.mkdtemp(prefix=f"{SHARD_PREFIX}{os.getpid()}-", dir=parent))
+    try:
+        (path / "owner").write_text(f"{os.getpid()} {_start_time(os.getpid()) or '-'} {socket.gethostname()}\n")
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_shard_folders(parent: Path) -> list[Path]:
+    """Remove the shard folders in ``parent`` left by runs whose process is
+    gone (killed outright, so their own clean-up never ran); return them."""
+    removed = []
+    host = socket.gethostname()
+    for path in Path(parent).glob(f"{SHARD_PREFIX}*"):
+        m = re.fullmatch(re.escape(SHARD_PREFIX) + r"(\d+)-.+", path.name)
+        if m is None or not path.is_dir():
+            continue
+        pid, started = int(m[1]), None
+        try:
+            owner = (path / "owner").read_text().split()
+        except OSError:
+            owner = None
+        if owner:
+            if len(owner) > 2 and owner[2] != host:
+                continue  # another machine's (a shared folder): not ours to judge
+            if len(owner) > 1 and owner[1] != "-":
+                started = owner[1]
+        elif time.time() - _mtime(path) < 60:
+            continue  # just made: its owner may not have written the owner file yet
+        if pid == os.getpid() or _alive(pid, started):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) from /proc, or None without /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], fields[19]
+
+
+def _start_time(pid: int) -> str | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` runs (not a zombie), and is the one that
+    started at ``started`` (so a reused pid does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except OSError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return not Path("/proc/self/stat").exists()  # no /proc: trust the signal check
+    state, start = stat
+    if state in ("Z", "X", "x"):
+        return False
+    return started is None or start == started
+
+
+# -- workers -------------------------------------------------------------------------
+
+def _worker_init(parent: int, params: Parameters | None) -> None:
+    """Each worker's first act: die with ``parent``; then, if it was spawned
+    rather than forked, build its own context."""
+    global _CONTEXT
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the workers
+    for name in ("SIGTERM", "SIGHUP"):  # not the parent's handlers (a fork inherits them): just end
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _die_with_parent(parent)
+    if _CONTEXT is None and params is not None:
+        from ..plugins import Registry
+
+        _CONTEXT = _Context(params, Registry.load())
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watching thread below still does it
+    if os.getppid() != parent:  # gone already, before the watch began
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cinflow-parent-watch", daemon=True).start()
+
+
+@contextmanager
+def _results(jobs, workers: int, params: Parameters):
+    """Job results in job order, with at most a few jobs in flight per worker.
+    Leaving early (an error, a signal) stops the workers at once."""
+    if workers <= 1:
+        yield map(_run_chunk, jobs)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context(START_METHOD), initializer=_worker_init,
+                               initargs=(os.getpid(), None if START_METHOD == "fork" else params))
+    done = False
+    try:
+        yield _in_order(pool, jobs, workers)
+        done = True
+    finally:
+        if not done:
+            _stop_workers(pool)
+        pool.shutdown(wait=True)
+
+
+def _in_order(pool, jobs, workers: int):
+    pending = deque()
+    queue = iter(jobs)
+    for job in queue:
+        pending.append(pool.submit(_run_chunk, job))
+        if len(pending) >= workers * 2:
+            break
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(queue, None)
+        if nxt is not None:
+            pending.append(pool.submit(_run_chunk, nxt))
+        yield result
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 5
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1)
