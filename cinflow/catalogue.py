@@ -49,6 +49,49 @@ def enforcement(obj) -> str:
     return type(obj).__name__
 
 
+def documents(policy) -> dict[str, dict]:
+    """Every document ``policy``'s rules can cite, by the name the rules cite
+    it by (often a seed's file name): its ``title``, ``author`` and ``date``
+    as a practitioner would name it.  From each layer's POLICY (the lowest
+    layer naming a document wins: a shared guidance stays its author's) and
+    the other documents each layer says it ``cites``."""
+    out: dict[str, dict] = {}
+    infos = [layer.POLICY for layer in policy.layers]
+    for info in infos:
+        if info.document and info.document not in out:
+            titled = bool(info.document_title)  # else the document is named by its title
+            out[info.document] = {"title": info.document_title if titled else info.document,
+                                  "author": info.title if titled else None, "date": info.document_date}
+    for info in infos:
+        for doc in info.cites:
+            out.setdefault(doc.file, {"title": doc.title, "author": doc.author, "date": doc.date})
+    return out
+
+
+def _when(day) -> str:
+    if day is None:
+        return "undated"
+    return day.strftime("%B %Y") if day.day == 1 else f"{day.day} {day.strftime('%B %Y')}"
+
+
+def document_name(doc: dict) -> str:
+    """``Kent County Council, Child in Need Plans ... (February 2023)``."""
+    return (f"{doc['author']}, " if doc["author"] else "") + f"{doc['title']} ({_when(doc['date'])})"
+
+
+def cite(policy, source: str, known: dict | None = None) -> str:
+    """A rule's citation (``Reason.source``, ``Deadline.source``: the
+    document as the rules name it, then the section) as a practitioner reads
+    it: the document's author, title and date, then the section.  A document
+    the policy does not describe is left as it is."""
+    known = documents(policy) if known is None else known
+    match = max((name for name in known if source == name or source.startswith(name + " ")), key=len, default=None)
+    if match is None:
+        return source
+    section = source[len(match):].strip()
+    return document_name(known[match]) + (f", {section}" if section else "")
+
+
 def catalogue(policy) -> dict:
     """The catalogue of ``policy`` as plain data (the JSON the CLI prints)."""
     enforced: dict[str, list[str]] = {}
@@ -61,6 +104,7 @@ def catalogue(policy) -> dict:
         rules.extend(book)
     listed = {r.id for r in rules}
     rules.extend(r for rid, r in loose.items() if rid not in listed)
+    docs = documents(policy)
     return {
         "policy": {
             "id": policy.id,
@@ -77,7 +121,7 @@ def catalogue(policy) -> dict:
                 "id": r.id,
                 "text": r.text,
                 "parameters": r.parameters(),
-                "citation": {"document": r.citation.document, "section": r.citation.section},
+                "citation": _citation(r.citation, docs),
                 "enforced_as": enforced.get(r.id, []),
                 "not_enforced": r.not_enforced,
                 "level": r.level,
@@ -88,3 +132,16 @@ def catalogue(policy) -> dict:
             for r in rules
         ],
     }
+
+
+def _citation(citation, docs: dict) -> dict:
+    """A rule's citation: ``document`` and ``section`` as the rule gives them,
+    and the document's title, author and date when the policy describes it
+    (``text``: the whole citation in words)."""
+    doc = docs.get(citation.document)
+    out = {"document": citation.document, "section": citation.section}
+    out["title"] = doc["title"] if doc else None
+    out["author"] = doc["author"] if doc else None
+    out["date"] = doc["date"].isoformat() if doc and doc["date"] else None
+    out["text"] = (document_name(doc) if doc else citation.document) + f", {citation.section}"
+    return out

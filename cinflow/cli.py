@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import CinflowError, InputError, write_output
+from .errors import CinflowError, InputError, PluginError, write_output
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -46,14 +46,14 @@ def cli():
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Also store the case in this SQLite file (created if missing).")
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
 def run(scenario, fmt, db, as_of):
-    """Run one scenario file and print the case's timeline and deadlines."""
+    """Run one scenario file (or a shipped example by name: see 'cinflow examples') and print the case's timeline and deadlines."""
     from .report import case_contract
-    from .scenario import load_scenario, run_scenario
+    from .scenario import load_scenario, predates_rules, run_scenario
 
     sc = load_scenario(scenario)
     registry = _registry()
@@ -70,6 +70,9 @@ def run(scenario, fmt, db, as_of):
         with Store(db, registry) as store:
             store.add(case)
     _print_case(case, policy, as_of, fmt)
+    warning = predates_rules(policy, sc, case)
+    if warning:  # not an error: the run is right, but says nothing about those events
+        click.echo(f"cinflow: warning: {warning}", err=True)
     if db is not None and fmt != "json":
         click.echo(f"\nStored case {case.id} in {db}.")
 
@@ -100,11 +103,11 @@ def _print_timeline(case, policy, as_of):
         label = h.event + (f" ({detail})" if detail else "") + (" (automatic)" if h.automatic else "")
         if h.accepted:
             notes = [f"[magenta]by exception[/magenta] to {e.rule}: authorised by {e.role} on "
-                     f"{e.recorded_on.isoformat()} ({e.reason})\n  source: {e.source}" for e in h.exceptions]
-            notes += [f"[yellow]advice[/yellow] {a.rule}: {a.message}\n  source: {a.source}" for a in h.advice]
+                     f"{e.recorded_on.isoformat()} ({e.reason})\n  source: {policy.cite(e.source)}" for e in h.exceptions]
+            notes += [f"[yellow]advice[/yellow] {a.rule}: {a.message}\n  source: {policy.cite(a.source)}" for a in h.advice]
             table.add_row(h.date.isoformat(), label, "\n".join(["ok", *notes]), h.to_state)
         else:
-            why = "\n".join(f"{r.rule}: {r.message}\n  source: {r.source}"
+            why = "\n".join(f"{r.rule}: {r.message}\n  source: {policy.cite(r.source)}"
                             + (f"\n  to proceed: {r.remedy_text()}" if r.remedies else "") for r in h.reasons)
             table.add_row(h.date.isoformat(), label, f"[red]REFUSED[/red]\n{why}", h.to_state)
     console.print(table)
@@ -132,7 +135,7 @@ def show(case_id, db, as_of, fmt):
     if not db.exists():
         raise InputError(f"{db}: no such database")
     registry = _registry()
-    with Store(db, registry) as store:
+    with Store(db, registry, read_only=True) as store:
         case = store.load(case_id)
     if as_of is not None and case.last_date is not None and as_of < case.last_date:
         raise InputError(f"--as-of: {as_of.isoformat()} is before case {case_id}'s last event "
@@ -211,7 +214,7 @@ def policies_show(policy_id, fmt):
         console.print(f"  {r['text']}")
         for line in r["parameters"]:
             console.print(f"  - {line}")
-        console.print(f"  cites: {r['citation']['document']} {r['citation']['section']}")
+        console.print(f"  cites: {r['citation']['text']}")
         console.print(f"  level: {r['level']}" + (f" (\"{r['words']}\")" if r["words"] else ""))
         if r["raised"]:
             console.print(f"  raised to must: {r['raised']}")
@@ -225,61 +228,112 @@ def policies_show(policy_id, fmt):
 
 @policies.command("check")
 @click.argument("policy_ids", metavar="[ID]...", nargs=-1)
-def policies_check(policy_ids):
-    """Run the conformance checks on the named policies (default: all)."""
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def policies_check(policy_ids, fmt):
+    """Run the conformance checks on the named policies (default: all); exit 1 if any has a problem."""
     from .conformance import check_policy
 
     registry = _registry()
     for pid in policy_ids:
         if pid not in registry:
             registry[pid]  # an unknown id is a usage error (exit 2), listing the known ones
-    failed = 0
-    for pid in policy_ids or registry.ids():
-        problems = check_policy(registry, pid)
-        failed += bool(problems)
-        click.echo(f"{pid}: {'ok' if not problems else str(len(problems)) + ' problem(s)'}")
-        for problem in problems:
-            click.echo(f"  - {problem}")
+    results = [{"policy": pid, "ok": not problems, "problems": problems}
+               for pid in dict.fromkeys(policy_ids or registry.ids())
+               for problems in [list(check_policy(registry, pid))]]
+    failed = sum(not r["ok"] for r in results)
+    if fmt == "json":
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r['policy']}: {'ok' if r['ok'] else str(len(r['problems'])) + ' problem(s)'}")
+            for problem in r["problems"]:
+                click.echo(f"  - {problem}")
     if failed:
         raise click.exceptions.Exit(1)
 
 
 @cli.command()
 @click.argument("policy_id", metavar="ID")
-def diagram(policy_id):
-    """Print ID's lifecycle as mermaid text, with the rules checked on each edge."""
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="Mermaid text, or the states and edges as JSON (with --svg: what was written).")
+@click.option("--svg", "svg_out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Draw it as an SVG file instead, with a numbered legend of the rules on each edge "
+                   "(offline; needs Graphviz's dot; '-': standard output).")
+def diagram(policy_id, fmt, svg_out):
+    """Print ID's lifecycle as mermaid text.  The open states are one group and
+    what every open state can do (the endings, a strategy discussion) is drawn
+    once, from the group; each edge is labelled with its event and what selects
+    it, and the policy rules checked on it follow as '%%' comments."""
     from .machine import diagram as draw
+    from .machine import lifecycle, svg
 
-    click.echo(draw(_registry()[policy_id]))
+    policy = _registry()[policy_id]
+    if svg_out is None:
+        click.echo(json.dumps(lifecycle(policy), indent=2) if fmt == "json" else draw(policy))
+        return
+    from .output import check_target, is_stdout
+
+    check_target(svg_out)
+    write_output(svg_out, svg(policy))
+    data = lifecycle(policy)
+    if fmt == "json":
+        click.echo(json.dumps({"wrote": str(svg_out), "contains": "the lifecycle diagram (SVG)", "policy": policy.id,
+                               "title": policy.info.title, "states": len(data["states"]),
+                               "edges": len(data["edges"])}, indent=2), err=is_stdout(svg_out))
+        return
+    where = "the diagram to standard output" if is_stdout(svg_out) else str(svg_out)
+    click.echo(f"Wrote {where}: the lifecycle of {policy.id} ({policy.info.title}), {len(data['states'])} states, "
+               "with the rules checked on each edge in its legend.", err=is_stdout(svg_out))
 
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
-@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", required=True, help="List deadlines open or overdue on this date.")
+@click.option("--as-of", callback=_date, metavar="YYYY-MM-DD",
+              help="List deadlines open or overdue on this date [default: today].")
+@click.option("--authority", "authorities", multiple=True, metavar="ID",
+              help="Only this authority's cases (repeat for several).")
+@click.option("--case", "cases", multiple=True, metavar="ID", help="Only this case (repeat for several).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["open", "overdue"]),
+              help="Only deadlines with this status (repeat for both) [default: both].")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N deadlines, the soonest.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def due(db, as_of, fmt):
-    """List open and overdue deadlines across every stored case, soonest first."""
+def due(db, as_of, authorities, cases, statuses, limit, fmt):
+    """List open and overdue deadlines across every stored case, soonest first
+    (as of today unless --as-of says otherwise)."""
+    from .errors import UnknownPolicyError
     from .store import Store
 
     if not db.exists():
         raise InputError(f"{db}: no such database (store cases with 'cinflow run SCENARIO --db {db}')")
-    with Store(db, _registry()) as store:
+    as_of = as_of or date.today()
+    registry = _registry()
+    for pid in authorities:
+        if pid not in registry:
+            raise UnknownPolicyError(pid, registry.ids())
+    with Store(db, registry, read_only=True) as store:
         rows = store.due(as_of)
     items = [{"case": cid, "authority": auth, "name": d.name, "due": d.due.isoformat(), "status": d.status(as_of),
               "rule": d.rule, "source": d.source} for cid, auth, d in rows]
+    items = [i for i in items if (not authorities or i["authority"] in authorities)
+             and (not cases or i["case"] in cases) and (not statuses or i["status"] in statuses)]
+    matched = len(items)
+    items = items[:limit] if limit else items
     if fmt == "json":
         click.echo(json.dumps(items, indent=2))
         return
+    which = " matching the filters" if authorities or cases or statuses else ""
     if not items:
-        click.echo(f"Nothing open or overdue on {as_of.isoformat()}.")
+        click.echo(f"Nothing open or overdue{which} on {as_of.isoformat()}.")
         return
-    table = Table(title=f"Open and overdue deadlines as of {as_of.isoformat()}", title_justify="left")
+    table = Table(title=f"Open and overdue deadlines{which} as of {as_of.isoformat()}", title_justify="left")
     for col in ("due", "status", "case", "authority", "deadline", "rule"):
         table.add_column(col)
     for i in items:
         status = f"[red]{i['status']}[/red]" if i["status"] == "overdue" else i["status"]
         table.add_row(i["due"], status, i["case"], i["authority"], i["name"], i["rule"])
     _console().print(table)
+    if matched > len(items):
+        click.echo(f"The soonest {len(items)} of {matched} shown (--limit {limit}).")
 
 
 @cli.command()
@@ -344,6 +398,11 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
     if db.exists():
         raise InputError(f"{db} already exists; simulations write to a new --db (nothing was changed)")
     if csv_dir is not None:  # before the run, so a bad folder does not waste it
+        from .output import check_target
+        from .simulation.tables import CSV_FILES
+
+        for name in CSV_FILES:
+            check_target(csv_dir / name, db=db)
         try:
             csv_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -381,16 +440,33 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
 
 @cli.command()
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--html", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Write the report to this HTML file (self-contained, opens offline).")
+@click.option("--html", "out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
+              help="Write the report to this HTML file (self-contained, opens offline; '-': standard output).")
 @click.option("--case", "case_id", help="Also draw the timeline of this case.")
 @click.option("--simulation", type=int, help="Which simulation in the database (default: the latest).")
-def report(db, out, case_id, simulation):
+@click.option("--allow-incomplete", is_flag=True, help="Report a simulation that was stopped before it finished.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="The line said after writing.")
+def report(db, out, case_id, simulation, allow_incomplete, fmt):
     """Write a simulation's report as one HTML page: compliance, workload, cohort flow, a case timeline."""
+    from .output import check_target, is_stdout
     from .simulation.report import write_report
 
-    write_report(db, out, case_id, simulation)
-    click.echo(f"Wrote {out} (synthetic aggregates{', and case ' + case_id if case_id else ''}; no personal data).")
+    check_target(out, db=db)
+    written = write_report(db, out, case_id, simulation, allow_incomplete=allow_incomplete)
+    if fmt == "json":
+        click.echo(json.dumps({"wrote": str(out), "contains": written.notice, "case": case_id,
+                               "personal_data": written.personal}), err=is_stdout(out))
+        return
+    where = "the report to standard output" if is_stdout(out) else str(out)
+    click.echo(f"Wrote {where} ({written.notice}).", err=is_stdout(out))
+
+
+def _new_pseudonym_key(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        from .census import new_key
+
+        click.echo(new_key())
+        ctx.exit()
 
 
 @cli.command()
@@ -399,44 +475,60 @@ def report(db, out, case_id, simulation):
 @click.option("--year", type=click.IntRange(2000, 2100), required=True,
               help="Collection year: the return covers 1 April (YEAR-1) to 31 March YEAR.")
 @click.option("--la", required=True, help="The local authority's three-digit code (e.g. 886 for Kent).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The XML file to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
+              help="The XML file to write ('-': standard output).")
 @click.option("--pseudonymise", is_flag=True,
-              help="Replace child identifiers with keyed hashes (key: CINFLOW_PSEUDONYM_KEY) and drop UPNs.")
+              help="Replace child identifiers with keyed hashes and drop UPNs. Key: CINFLOW_PSEUDONYM_KEY, "
+                   "at least 128 bits (32+ hex digits, or 22+ base64 characters); see --new-key.")
+@click.option("--new-key", is_flag=True, is_eager=True, expose_value=False, callback=_new_pseudonym_key,
+              help="Print a fresh random key for --pseudonymise and exit. Keep it in a password manager or "
+                   "secrets store, never beside the extracts: the same key gives the same pseudonyms, and "
+                   "whoever holds it can link them back to case ids.")
+@click.option("--allow-incomplete", is_flag=True, help="Export from a simulation that was stopped before it finished.")
 @click.option("--datetime", "stamp", help="The header's DateTime (default: now), e.g. 2027-04-15T09:00:00.")
-def census(db, authority, year, la, output, pseudonymise, stamp):
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="The line said after writing.")
+def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stamp, fmt):
     """Write the DfE Children in Need census return (XML) for one authority and collection year."""
     import os
     from datetime import datetime
 
-    from .census import build, store_rows
+    from .census import build, pseudonym_key, store_rows
+    from .simulation.runner import require_finished
+    from .output import check_target, is_stdout
     from .store import Store
 
     if not db.exists():
         raise InputError(f"{db}: no such database")
-    key = None
-    if pseudonymise:
-        secret = os.environ.get("CINFLOW_PSEUDONYM_KEY")
-        if not secret:
-            raise InputError("--pseudonymise needs a secret key in CINFLOW_PSEUDONYM_KEY (the same key gives the same pseudonyms)")
-        key = secret.encode()
+    check_target(output, db=db)
+    key = pseudonym_key(os.environ.get("CINFLOW_PSEUDONYM_KEY")) if pseudonymise else None
     when = None
     if stamp:
         try:
             when = datetime.fromisoformat(stamp)
         except ValueError:
             raise InputError(f"--datetime {stamp!r} is not a date and time (YYYY-MM-DDTHH:MM:SS)") from None
-    with Store(db, _registry()) as store:
+    with Store(db, _registry(), read_only=True) as store:
+        incomplete = require_finished(store, allow_incomplete)
         text, problems, counts = build(store_rows(store, authority), year, la, key, when)
+    if incomplete:
+        click.echo(f"cinflow: warning: {incomplete}", err=True)
     if problems:
         for p in problems[:50]:
             click.echo(f"cinflow: census: {p}", err=True)
         more = " (first 50 shown)" if len(problems) > 50 else ""
         raise InputError(f"the return would be invalid: {len(problems)} problem(s){more}; nothing was written")
     write_output(output, text)
-    click.echo(f"Wrote {output}: {counts['children']:,} children, {counts['assessments']:,} assessments, "
+    if fmt == "json":
+        click.echo(json.dumps({"wrote": str(output), "contains": "the DfE Children in Need census return (XML)",
+                               "year": year, "la": la, "counts": counts, "pseudonymised": key is not None,
+                               "personal_data": True}), err=is_stdout(output))
+        return
+    where = "the return to standard output" if is_stdout(output) else str(output)
+    click.echo(f"Wrote {where}: {counts['children']:,} children, {counts['assessments']:,} assessments, "
                f"{counts['section_47s']:,} s47 enquiries, {counts['cin_plans']:,} CIN plans, {counts['cp_plans']:,} "
                f"CP plans, {counts['closed']:,} closed ({counts['referral_nfa']:,} referrals with no further action)."
-               + (" Pseudonymised." if key else " It holds personal data: handle it accordingly."))
+               + (" Pseudonymised: it still holds birth dates, characteristics and dates, so handle it as personal data."
+                  if key else " It holds personal data: handle it accordingly."), err=is_stdout(output))
 
 
 class _RateColumn:
@@ -454,10 +546,31 @@ class _RateColumn:
         return Rate()
 
 
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def examples(fmt):
+    """List the shipped example scenarios: 'cinflow run NAME' runs one."""
+    from .scenario import example_summary, shipped_examples
+
+    found = {name: (path, example_summary(path)) for name, path in shipped_examples().items()}
+    if fmt == "json":
+        click.echo(json.dumps([{"name": n, "path": str(p), "summary": s} for n, (p, s) in found.items()], indent=2))
+        return
+    width = max(map(len, found), default=0)
+    for name, (_, summary) in found.items():
+        click.echo(f"{name:<{width}}  {summary}")
+    if found:
+        folder = next(iter(found.values()))[0].parent
+        click.echo(f"\nRun one with 'cinflow run NAME'. The files are in {folder} (copy one to write your own).")
+
+
 def main(argv=None) -> int:
     try:
         # Without standalone mode click returns a command's exit code (ctx.exit) instead of exiting.
         code = cli.main(args=argv, prog_name="cinflow", standalone_mode=False)
+    except PluginError as exc:  # a broken plugin, not the user's input: exit 1
+        click.echo(f"cinflow: error: {exc}", err=True)
+        return 1
     except CinflowError as exc:
         click.echo(f"cinflow: error: {exc}", err=True)
         return 2

@@ -17,7 +17,7 @@ from transitions import MachineError
 
 from . import states
 from .calendar import birthday
-from .errors import EventOrderError, InputError
+from .errors import EventOrderError, InputError, PluginError
 from .events import AUTOMATIC_EVENTS, EighteenthBirthday, attributes
 from .machine import Attempt, CaseModel, selects
 from .models import (
@@ -157,7 +157,10 @@ class Engine:
         for guard in guards:
             if guard.dests is not None and ctx.dest not in guard.dests:
                 continue
-            out = guard.check(ctx)
+            try:
+                out = guard.check(ctx)
+            except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
+                raise _check_failed(self.id, guard, attempt.event, exc) from None
             if not out:
                 continue
             rule = guard.rule
@@ -358,3 +361,13 @@ def record_decision(facts: CaseFacts, ev) -> dict:
 
 
 __all__ = ["Engine", "exception_roles", "SENIORITY", "LIFECYCLE_SOURCE", "ADULTHOOD", "Refusal"]
+
+
+def _check_failed(policy_id: str, guard, event, exc: Exception) -> PluginError:
+    """A guard that raised, as one line naming the policy, the rule and (when
+    the check is the plugin's own function) its module."""
+    module = getattr(guard.check, "__module__", None)
+    where = f" (plugin module {module})" if module and module != "cinflow.rules" else ""  # not a compiled chair rule
+    message = " ".join(str(exc).split()) or "(no message)"
+    return PluginError(f"policy {policy_id}: rule {guard.rule.id}'s check{where} failed on "
+                       f"{event.event} of {event.date.isoformat()}: {type(exc).__name__}: {message}")

@@ -76,6 +76,67 @@ def plugin_manager(layers: list[ModuleType]) -> pluggy.PluginManager:
     return pm
 
 
+def call_hook(pm: pluggy.PluginManager, name: str, policy) -> list:
+    """Call hook ``name`` of every layer for ``policy`` (a PolicyInfo) and
+    return the answers as lists.  A hook implementation that raises, or
+    answers with something other than a list, is a :class:`PluginError` of
+    one line naming the policy, the plugin module and the hook."""
+    caller = getattr(pm.hook, name)
+    try:
+        answers = caller(policy=policy)
+    except Exception as exc:
+        module = _raised_by(caller, exc)
+        raise PluginError(f"policy {policy.id}: plugin module {module}'s hook {name} failed: "
+                          f"{type(exc).__name__}: {_one_line(exc)}") from None
+    out = []
+    for answer in answers:
+        if not isinstance(answer, (list, tuple)):
+            module = _answered_by(caller, policy, answer)
+            raise PluginError(f"policy {policy.id}: plugin module {module}'s hook {name} returned "
+                              f"{_one_line(repr(answer))[:80]}, not a list")
+        out.append(answer)
+    return out
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def _impl_name(impl) -> str:
+    return impl.plugin_name or getattr(impl.plugin, "__name__", repr(impl.plugin))
+
+
+def _raised_by(caller, exc: BaseException) -> str:
+    """The plugin whose implementation raised ``exc``: the outermost frame of
+    its traceback that runs one of the hook's implementations."""
+    import inspect
+
+    codes = {}
+    for impl in caller.get_hookimpls():
+        codes[getattr(inspect.unwrap(impl.function), "__code__", None)] = impl
+        codes[getattr(impl.function, "__code__", None)] = impl
+    tb = exc.__traceback__
+    while tb is not None:
+        impl = codes.get(tb.tb_frame.f_code)
+        if impl is not None:
+            return _impl_name(impl)
+        tb = tb.tb_next
+    return "(unknown)"
+
+
+def _answered_by(caller, policy, answer) -> str:
+    """The plugin whose implementation gave ``answer`` (each asked again)."""
+    args = {"policy": policy}
+    for impl in caller.get_hookimpls():
+        try:
+            again = impl.function(*[args[a] for a in impl.argnames])
+        except Exception:
+            continue
+        if again is answer or (type(again) is type(answer) and again == answer):
+            return _impl_name(impl)
+    return "(unknown)"
+
+
 def import_module(path: str) -> ModuleType:
     try:
         return importlib.import_module(path)

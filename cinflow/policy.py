@@ -14,6 +14,7 @@ from .engine import ADULTHOOD, LIFECYCLE_SOURCE, SENIORITY, Engine  # noqa: F401
 from .errors import PluginError
 from .events import EVENT_TYPES
 from .machine import build_machine
+from .plugins import call_hook
 from .rules import ChairRule, ConsentRoute, DeadlineRule, Guard, PolicyInfo, RuleInfo
 
 
@@ -29,11 +30,14 @@ class Policy(Engine):
         self.layer_ids = tuple(layer.POLICY.id for layer in layers)
         # Each layer's rule book (policy.yaml), when it has one: the catalogue lists them all.
         self.rulebooks = tuple(book for book in (getattr(layer, "RULES", None) for layer in layers) if book is not None)
-        hook = pm.hook
-        self.guards: tuple[Guard, ...] = tuple(chain.from_iterable(hook.transition_guards(policy=info)))
-        self.deadline_rules: tuple[DeadlineRule, ...] = tuple(chain.from_iterable(hook.deadline_rules(policy=info)))
-        self.chair_rules: tuple[ChairRule, ...] = tuple(chain.from_iterable(hook.chair_rules(policy=info)))
-        routes = chain.from_iterable(hook.consent_refusal_routes(policy=info))
+        # Each hook once; an implementation that raises is one line naming its plugin.
+        def hook(name):
+            return chain.from_iterable(call_hook(pm, name, info))
+
+        self.guards: tuple[Guard, ...] = tuple(hook("transition_guards"))
+        self.deadline_rules: tuple[DeadlineRule, ...] = tuple(hook("deadline_rules"))
+        self.chair_rules: tuple[ChairRule, ...] = tuple(hook("chair_rules"))
+        routes = hook("consent_refusal_routes")
         # The top layer's routes first, then down to the national baseline.
         self.consent_routes: tuple[ConsentRoute, ...] = tuple(
             sorted(routes, key=lambda r: -self._layer_of(r.rule))
@@ -166,6 +170,16 @@ class Policy(Engine):
         for obj in chain(self.guards, self.chair_rules, self.consent_routes, self.deadline_rules):
             seen.setdefault(obj.rule.id, obj.rule)
         return sorted(seen.values(), key=lambda r: (self._layer_of(r), r.id))
+
+    def cite(self, source: str) -> str:
+        """A citation (a refusal's, advice's or deadline's ``source``: the
+        document's file name and the section) as a practitioner reads it:
+        the document's author, title and date, then the section."""
+        from .catalogue import cite, documents
+
+        if "_documents" not in self.__dict__:
+            self._documents = documents(self)
+        return cite(self, source, self._documents)
 
 
 def _check_trigger(rule: RuleInfo, trig) -> None:

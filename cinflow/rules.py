@@ -15,9 +15,9 @@ from typing import Any, Callable, Literal, Mapping
 
 from attrs import field, frozen
 
-from .calendar import UNITS, add_period, age_on
+from .calendar import MAX_PERIOD, UNITS, add_period, age_on
 from .convert import load_yaml, structure
-from .errors import InputError, PluginError
+from .errors import InputError, PluginError, quote
 from .models import Citation
 from .vocabulary import MeetingOutcome, Role
 
@@ -131,9 +131,22 @@ class RuleInfo:
 
 
 @frozen
+class CitedDocument:
+    """A document some of a layer's rules cite besides the layer's own (the
+    national baseline cites a seed procedure that restates a duty): its file
+    name as the rules cite it, and what a practitioner would call it."""
+
+    file: str
+    title: str
+    author: str | None = None
+    date: date | None = None
+
+
+@frozen
 class PolicyInfo:
     """Who a policy is: id (kebab-case), title, one-line description, the
-    source document, and any base layers it extends (import paths)."""
+    source document, and any base layers it extends (import paths).
+    ``cites``: other documents its rules cite, named for practitioners."""
 
     id: str
     title: str
@@ -143,6 +156,7 @@ class PolicyInfo:
     document_date: date | None = None
     last_reviewed: date | None = None
     extends: tuple[str, ...] = ()
+    cites: tuple[CitedDocument, ...] = ()
 
 
 # -- loading policy.yaml -----------------------------------------------------
@@ -236,7 +250,11 @@ class RuleBook:
             timescale = None
             if r.timescale is not None:
                 if r.timescale.unit not in UNITS:
-                    raise InputError(f"{where}: rules.{name}.timescale.unit: {r.timescale.unit!r} is not one of {', '.join(UNITS)}")
+                    raise InputError(f"{where}: rules.{name}.timescale.unit: {quote(r.timescale.unit)} is not one of {', '.join(UNITS)}")
+                too_long = [v for v in r.timescale.values.values() if v is not None and abs(v) > MAX_PERIOD]
+                if too_long:
+                    raise InputError(f"{where}: rules.{name}.timescale.values: {too_long[0]} {r.timescale.unit} "
+                                     f"is over the limit of {MAX_PERIOD:,}")
                 versions = tuple(
                     TimescaleVersion(structure(k, date, f"{where}: rules.{name}.timescale.values"), v)
                     for k, v in r.timescale.values.items()

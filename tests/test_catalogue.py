@@ -47,7 +47,8 @@ def test_catalogue_text_shows_parameters_and_citations(capsys):
     assert code == 0
     assert "london-borough.initial_meeting" in out
     assert "15 working days after the decision that a CIN meeting is required" in out
-    assert "cites: 001_0fbde886a1ba2318.txt Timescales and Frequency of CIN Meetings" in out
+    assert ("cites: A London borough (Azeus Care), Child in Need plans, meetings and children moving to another "
+            "local authority (undated), Timescales and Frequency of CIN Meetings") in out
     assert "3 weeks before the date set for the next CIN meeting" in out
     assert "roles: a Practice Lead" in out
 
@@ -80,9 +81,12 @@ def test_diagram_is_mermaid_with_the_rules_on_the_edges(capsys):
     code, out, _ = run(["diagram", "kent"], capsys)
     assert code == 0
     assert "stateDiagram-v2" in out
-    edge = next(line for line in out.splitlines() if line.strip().startswith("cin_plan --> closed:"))
-    assert "kent.end_at_meeting" in edge and "kent.cp_step_down_minimum" in edge
-    assert "kent.iro_chair" in edge  # chair rules for reviews
+    lines = out.splitlines()
+    i = lines.index("  cin_plan --> closed: cin_meeting (kind=review, outcome=close)")
+    rules = lines[i + 1]  # the rules checked on an edge follow it as a comment
+    assert rules.startswith("  %% rules checked: ")
+    assert "kent.end_at_meeting" in rules and "kent.cp_step_down_minimum" in rules
+    assert "kent.iro_chair" in rules  # chair rules for reviews
     assert "classDef" not in out and "Class " not in out
 
 
@@ -90,8 +94,9 @@ def test_diagram_draws_only_the_routes_the_policy_has(capsys):
     _, kent, _ = run(["diagram", "kent"], capsys)
     _, london, _ = run(["diagram", "london-borough"], capsys)
     # Kent has no early-help route for refused consent; the London borough does.
-    assert "consent_refused [route=stepped_down" not in kent
-    assert "consent_refused [route=stepped_down & london-borough.consent_refused_targeted]" in london
+    assert "consent_refused (route=stepped_down" not in kent
+    assert ("cin_plan --> stepped_down: consent_refused (route=stepped_down)\n"
+            "  %% rules checked: london-borough.consent_refused_targeted\n") in london
 
 
 def test_plugins_table_names_distribution_version_and_hooks(capsys):
