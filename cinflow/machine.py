@@ -1,6 +1,6 @@
 """The lifecycle as a ``transitions`` state machine: one machine per policy.
 
-This machine is the reference oracle and the diagram: the engine's fast path
+This machine is the reference oracle: the engine's fast path
 (:meth:`cinflow.engine.Engine._fire`) resolves each (state, event) from the
 same table with the same selector (:func:`selects`) and is tested to give
 identical cases; ``Policy.reference()`` runs every event through this machine.
@@ -11,6 +11,10 @@ holding only ``state`` and an :class:`Attempt` carrying the case and event;
 the transition's conditions select it by the event's attributes and ask the
 policy's guards.  ``auto_transitions=False``: there is no ``to_<state>()``
 back door past the rules.
+
+The diagram (:func:`diagram`, mermaid text; :func:`svg` through Graphviz) is
+drawn from the same lifecycle table, not through ``transitions``' graph
+backend, so that endings common to every open state are drawn once.
 """
 
 from __future__ import annotations
