@@ -17,12 +17,18 @@ FORMATS = click.Choice(["text", "json"])
 
 
 def _date(ctx, param, value):
+    from .calendar import FIRST_DATE, LAST_DATE, supported
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+        raise click.BadParameter(f"{value[:40]!r} is not a real date (YYYY-MM-DD)") from None
+    if not supported(day):
+        raise click.BadParameter(f"{value} is outside the dates cinflow supports "
+                                 f"({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})")
+    return day
 
 
 def _console() -> Console:
@@ -157,7 +163,10 @@ def tick(db, as_of, fmt):
 
     if not db.exists():
         raise InputError(f"{db}: no such database")
+    if db.stat().st_size == 0:
+        raise InputError(f"{db} is empty: not a cinflow database (nothing was written)")
     with Store(db, _registry()) as store:
+        store.check("nothing was written")  # never write into a damaged database
         changed = store.advance(as_of)
     items = [{"case": c.id, "state": c.state, "version": c.version,
               "events": [h.event for h in c.history if h.automatic and h.date <= as_of][-1:]} for c in changed]
@@ -369,7 +378,7 @@ def plugins(fmt):
 @cli.command()
 @click.option("--authority", "authorities", multiple=True, required=True, metavar="ID",
               help="A policy to run the cohort through (repeat for side by side; any installed id).")
-@click.option("--referrals", type=click.IntRange(min=1), default=10000, show_default=True,
+@click.option("--referrals", type=click.IntRange(1, 10_000_000), default=10000, show_default=True,
               help="Referrals in the cohort (England had 632,830 in 2024-25).")
 @click.option("--start", callback=_date, default="2026-04-01", show_default=True, help="First day of the window.")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="Length of the window.")
@@ -452,6 +461,14 @@ def report(db, out, case_id, simulation, allow_incomplete, fmt):
     from .simulation.report import write_report
 
     check_target(out, db=db)
+    if allow_incomplete:
+        from .simulation.runner import require_finished
+        from .store import Store
+
+        with Store(db, _registry(), read_only=True) as store:
+            incomplete = require_finished(store, True)
+        if incomplete:
+            click.echo(f"cinflow: warning: {incomplete}", err=True)
     written = write_report(db, out, case_id, simulation, allow_incomplete=allow_incomplete)
     if fmt == "json":
         click.echo(json.dumps({"wrote": str(out), "contains": written.notice, "case": case_id,
@@ -588,6 +605,9 @@ def main(argv=None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except UnicodeError as exc:  # e.g. a lone surrogate typed in an argument
+        click.echo(f"cinflow: error: a value cannot be encoded ({exc.reason}); use plain text", err=True)
+        return 2
     return code if isinstance(code, int) else 0
 
 

@@ -7,11 +7,14 @@ unchanged" true by construction.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from attrs import field, frozen
 
 from .vocabulary import ClosureReason, DisabilityCode, Ethnicity, NeedCode, Role, Sex, UpnUnknown
+
+_UPN = re.compile(r"[A-Z][0-9]{11}[0-9A-Z]")
 
 
 @frozen
@@ -145,9 +148,18 @@ class Child:
     short_breaks_plan: bool = False
     sex: Sex | None = None
     ethnicity: Ethnicity | None = None
-    upn: str | None = None
+    upn: str | None = field(default=None)
     upn_unknown_reason: UpnUnknown | None = None
     disability_codes: tuple[DisabilityCode, ...] = ()
+
+    @upn.validator
+    def _upn_shape(self, attribute, value):
+        # The census's shape of a UPN: a letter, 11 digits (LA code, then
+        # numbers), then a digit or letter (rules 1540, 1550).  The check
+        # letter (1510) and the LA code list (1530) are the validator's.
+        if value is not None and not _UPN.fullmatch(value):
+            shown = value if len(value) <= 20 else value[:20] + "…"
+            raise ValueError(f"upn {shown!r} is not a UPN (a letter, 11 digits, then a digit or letter)")
 
     @short_break_nights.validator
     @short_break_settings.validator

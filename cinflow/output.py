@@ -60,6 +60,12 @@ def check_target(path, db=None) -> None:
             raise InputError(f"{path} is a journal file of the database {db}; choose another file (nothing was written)")
     if is_sqlite(path):
         raise InputError(f"{path} is a SQLite database; cinflow never writes over one (nothing was written)")
+    for suffix in _SIDECARS:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            base = path.with_name(path.name[: -len(suffix)])
+            if base.exists() or path.exists():
+                raise InputError(f"{path} is a SQLite journal file (of {base.name}); cinflow never writes over one "
+                                 "(nothing was written)")
 
 
 def _mode_for(target: Path) -> int:

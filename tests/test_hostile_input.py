@@ -430,3 +430,14 @@ def test_hostile_calibration_files_fail_with_one_input_error_line(tmp_path, data
     except InputError as exc:
         assert "\n" not in str(exc) and len(str(exc)) < 500
     assert time.monotonic() - started < 5
+
+
+def test_a_upn_of_the_wrong_shape_is_bad_input(tmp_path, capsys):
+    from cinflow.cli import main
+
+    f = tmp_path / "u.yaml"
+    f.write_text("authority: kent\nchild: {birth_date: 2014-06-12, upn: xyz}\n"
+                 "events: [{date: 2026-01-05, event: referral_received}]\n")
+    code = main(["run", str(f)])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "upn 'xyz' is not a UPN" in err

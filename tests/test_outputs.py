@@ -365,3 +365,41 @@ def test_hostile_text_in_the_database_stays_text_in_the_browser(db, tmp_path, ca
     assert "&lt;/script&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
     tables = dom.split('id="tables"', 1)[1]
     assert "<td>&lt;/script&gt;" in tables and "<th>&lt;img src=x" in tables
+
+
+def test_another_databases_journal_file_is_never_an_output(db, tmp_path, capsys):
+    """Writing over a SQLite -wal, -shm or -journal file would lose that
+    database's committed pages: refused like the database itself."""
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "victim.db").close()
+    for suffix in ("-wal", "-shm", "-journal"):
+        target = tmp_path / f"victim.db{suffix}"
+        code, _, err = run(["report", str(db), "--html", str(target)], capsys)
+        assert code == 2 and "SQLite journal file" in one_line(err) and not target.exists()
+        code, _, err = run(["census", "--db", str(db), "--authority", "kent", "--year", "2027", "--la", "886",
+                            "-o", str(target)], capsys)
+        assert code == 2 and "SQLite journal file" in one_line(err) and not target.exists()
+
+
+def test_bad_arguments_are_one_line(db, tmp_path, capsys):
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "20", "--start", "9999-06-01",
+                        "--db", str(tmp_path / "x.db")], capsys)
+    assert code == 2 and "outside the dates cinflow supports" in one_line(err)
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "99999999999999999999",
+                        "--db", str(tmp_path / "x.db")], capsys)
+    assert code == 2 and "--referrals" in one_line(err) and not (tmp_path / "x.db").exists()
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    code, _, err = run(["tick", "--db", str(empty), "--as-of", "2027-01-01"], capsys)
+    assert code == 2 and "is empty" in one_line(err) and empty.stat().st_size == 0
+
+
+def test_tick_refuses_a_damaged_database_before_writing(db, capsys):
+    data = bytearray(db.read_bytes())
+    at = int(len(data) * 0.9) // 4096 * 4096
+    data[at:at + 4096] = bytes(range(256)) * 16
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    code, _, err = run(["tick", "--db", str(db), "--as-of", "2040-01-01"], capsys)
+    assert code == 2 and "damaged" in one_line(err) and db.read_bytes() == before

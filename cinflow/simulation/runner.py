@@ -39,6 +39,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import date, timedelta
 from multiprocessing import get_all_start_methods, get_context
@@ -47,7 +48,7 @@ from pathlib import Path
 from attrs import asdict, frozen
 
 from ..calendar import add_months
-from ..errors import InputError
+from ..errors import InputError, StoreError
 from ..store import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS, Store, case_row, deadline_rows, event_rows, insert_rows
 from .calibration import load_calibration
 from .cohort import Cohort
@@ -466,7 +467,11 @@ def _in_order(pool, jobs, workers: int):
         if len(pending) >= workers * 2:
             break
     while pending:
-        result = pending.popleft().result()
+        try:
+            result = pending.popleft().result()
+        except BrokenProcessPool:
+            raise StoreError("a simulation worker process died (killed, or out of memory); the run was stopped "
+                             "and is recorded as unfinished") from None
         nxt = next(queue, None)
         if nxt is not None:
             pending.append(pool.submit(_run_chunk, nxt))
