@@ -254,3 +254,24 @@ def test_spawned_workers_give_the_same_run(tmp_path, monkeypatch):
     spawned = simulate(params, tmp_path / "spawn.db", REGISTRY, workers=2)
     forked.pop("seconds"), spawned.pop("seconds")
     assert spawned == forked and row(tmp_path / "spawn.db")[0][1] == 1
+
+
+def test_two_simulations_started_on_one_new_database_cannot_both_run(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "same.db"
+    cmd = [sys.executable, "-m", "cinflow", "simulate", "--authority", "kent", "--referrals", "1500", "--quiet",
+           "--db", str(db)]
+    procs = [subprocess.Popen(cmd + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for seed in (1, 2)]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    codes = sorted(r[2] for r in results)
+    assert codes == [0, 2], results
+    loser = next(r for r in results if r[2] == 2)
+    assert loser[1].count("\n") == 1 and ("already" in loser[1])
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*), min(finished) FROM simulations").fetchone() == (1, 1)
+    conn.close()

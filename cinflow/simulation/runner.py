@@ -194,15 +194,20 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
 
 
 def _simulate(params: Parameters, store: Store, folder: Path, workers: int, progress) -> dict:
-    existing = store.db["cases"].count
-    if existing:
-        raise InputError(f"{store.path} already holds {existing} cases; write a simulation to a new --db")
     conn = store.db.conn
     calibration = _CONTEXT.calibration.name
     tallies = {a: Tally() for a in params.authorities}
     summaries = {a: t.summary() for a, t in tallies.items()}
     # The run is on record before any case is: unfinished until the last write.
+    # Checked and claimed in one write transaction, so two simulations started
+    # on one new database at once cannot both run into it.
     conn.execute("BEGIN IMMEDIATE")
+    existing = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    others = conn.execute("SELECT count(*) FROM simulations").fetchone()[0]
+    if existing or others:
+        conn.execute("ROLLBACK")
+        what = f"{existing} cases" if existing else "another simulation"
+        raise InputError(f"{store.path} already holds {what}; write a simulation to a new --db")
     run = conn.execute("INSERT INTO simulations (parameters, summary, finished) VALUES (?, ?, 0)",
                        [json.dumps(params.as_dict(), sort_keys=True),
                         json.dumps(_summary(params, calibration, summaries), sort_keys=True)]).lastrowid
