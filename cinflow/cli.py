@@ -58,7 +58,6 @@ def cli():
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
 def run(scenario, fmt, db, as_of):
     """Run one scenario file (or a shipped example by name: see 'cinflow examples') and print the case's timeline and deadlines."""
-    from .report import case_contract
     from .scenario import load_scenario, predates_rules, run_scenario
 
     sc = load_scenario(scenario)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from itertools import chain
 
 from . import states
-from .engine import ADULTHOOD, LIFECYCLE_SOURCE, SENIORITY, Engine  # noqa: F401  (re-exported)
+from .engine import SENIORITY, Engine
 from .errors import PluginError
 from .events import EVENT_TYPES
 from .machine import build_machine

@@ -1,6 +1,10 @@
-"""Test helpers: apply events in a few words."""
+"""Test helpers: apply events in a few words; the outside tools some tests need."""
 
+import os
+import shutil
 from datetime import date
+
+import pytest
 
 import cinflow
 
@@ -51,3 +55,13 @@ def plan_in_force(r, referral="2026-01-05", completed="2026-02-13", meeting="202
     item = r("cin_meeting", meeting, kind="initial", chair=chair, outcome="continue", **agreed)
     assert item.accepted, item.reasons
     return r
+
+
+def chromium() -> str:
+    """Headless Chromium's path; skipped without it, but CI must have it."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI"):
+        pytest.fail("CI must have Chromium (.ci/run installs it)")
+    pytest.skip("Chromium is not installed (CI installs it)")

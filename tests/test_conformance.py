@@ -10,7 +10,7 @@ from cinflow import hookimpl
 from cinflow.conformance import check_policy
 from cinflow.errors import InputError, PluginError
 from cinflow.plugins import Registry
-from cinflow.rules import ChairRule, DeadlineRule, RuleBook, on
+from cinflow.rules import DeadlineRule, RuleBook, on
 
 REGISTRY = Registry.load()
 

@@ -22,6 +22,8 @@ from cinflow.errors import PluginError
 from cinflow.plugins import Registry
 from cinflow.rules import PolicyInfo
 
+from helpers import chromium
+
 EXAMPLES = Path(__file__).parent.parent / "examples"
 REGISTRY = Registry.load()
 
@@ -304,15 +306,6 @@ def test_diagram_draws_the_endings_once_with_short_labels_and_a_title(capsys):
     assert "  initial_cin --> cin_plan: cin_meeting (kind=initial, outcome=continue|reassess|escalate)" in lines
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.environ.get("CI"):
-        pytest.fail("CI must have Chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (CI installs it)")
-
-
 @pytest.mark.oracle
 def test_diagram_svg_is_drawn_offline_with_the_states_and_the_title(tmp_path, capsys):
     if shutil.which("dot") is None:
@@ -326,7 +319,7 @@ def test_diagram_svg_is_drawn_offline_with_the_states_and_the_title(tmp_path, ca
     assert "<!DOCTYPE" not in drawing and "https://" not in drawing
     code, said, _ = run(["diagram", "wirral", "--svg", str(tmp_path / "again.svg"), "--format", "json"], capsys)
     assert code == 0 and json.loads(said)["wrote"] == str(tmp_path / "again.svg")
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     assert "<svg" in dom
     texts = set(re.findall(r"<text[^>]*>([^<]*)</text>", dom))

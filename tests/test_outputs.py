@@ -24,6 +24,8 @@ from cinflow.simulation import report as report_module
 from cinflow.simulation.tables import CSV_FILES, write_csv
 from cinflow.store import Store
 
+from helpers import chromium
+
 SCENARIO = """authority: kent
 child: {birth_date: 2014-06-12}
 events:
@@ -309,15 +311,6 @@ def test_a_simulated_case_keeps_the_synthetic_banner_unless_real_cases_are_count
     assert "1 recorded (real) case" in out.read_text()
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.environ.get("CI"):
-        pytest.fail("CI must have Chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (CI installs it)")
-
-
 def _poison(db: Path) -> str:
     """Hostile text in the authority, a case id, a state, a deadline name and
     the summary's keys; returns the hostile case id."""
@@ -355,7 +348,7 @@ def test_hostile_text_in_the_database_stays_text_in_the_browser(db, tmp_path, ca
     page = out.read_text()
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
     assert page.count("<script") == 2 and "<img" not in page
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     dom_title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
     assert html.unescape(dom_title) == html.unescape(title) and "cinflow simulation" in dom_title

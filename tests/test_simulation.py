@@ -2,8 +2,6 @@
 side, stored like real cases, and drawn offline."""
 
 import json
-import os
-import shutil
 import sqlite3
 import subprocess
 from collections import Counter
@@ -21,6 +19,8 @@ from cinflow.simulation.cohort import Cohort
 from cinflow.simulation.draws import Banded, Choice, Generator
 from cinflow.simulation.stats import _quantiles
 from cinflow.store import Store
+
+from helpers import chromium
 
 REGISTRY = Registry.load()
 START = date(2026, 4, 1)
@@ -235,14 +235,6 @@ def test_an_existing_database_is_never_overwritten(tmp_path, capsys):
 
 # -- the report -----------------------------------------------------------------
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.environ.get("CI"):
-        pytest.fail("CI must have Chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (CI installs it)")
-
 
 @pytest.mark.oracle
 def test_report_draws_its_charts_offline(sim, tmp_path, capsys):
@@ -253,7 +245,7 @@ def test_report_draws_its_charts_offline(sim, tmp_path, capsys):
     page = out.read_text()
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
     assert "Synthetic data only" in page
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     assert 'data-charts="4"' in dom
     for chart in ("compliance", "workload", "flow", "timeline"):
