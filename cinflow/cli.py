@@ -381,6 +381,9 @@ def plugins(fmt):
               help="Referrals in the cohort (England had 632,830 in 2024-25).")
 @click.option("--start", callback=_date, default="2026-04-01", show_default=True, help="First day of the window.")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="Length of the window.")
+@click.option("--warm-up", "warm_up", type=click.IntRange(0, 120), default=None, metavar="MONTHS",
+              help="Simulate this many months before the window so it opens on a steady caseload; stored, not "
+                   "counted [default: the calibration's longest CIN plan, 36 months for England; 0 for none].")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same cohort, same output.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="New SQLite file for every case, event and deadline (the case store's schema).")
@@ -391,11 +394,13 @@ def plugins(fmt):
               help="Also write the summary tables as CSV files into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def simulate(authorities, referrals, start, months, seed, db, workers, calibration, csv_dir, quiet, fmt):
+def simulate(authorities, referrals, start, months, warm_up, seed, db, workers, calibration, csv_dir, quiet, fmt):
     """Simulate a synthetic cohort through each authority's policy, side by side.
 
     Every authority gets the same children with the same practice timings.
-    Output: deadlines met/late/missed, days in each state, plans open at the
+    --referrals is the number referred in the window; a warm-up adds its own
+    months' referrals at the same rate before it.  Output (the window only):
+    deadlines met/late/overdue/missed, days in each state, plans open at the
     end, closures by census reason, workload per month, refusals by rule."""
     import os
 
@@ -415,11 +420,16 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
             csv_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"--csv {csv_dir}: {exc.strerror or exc}") from None
+    from .simulation.calibration import load_calibration
+    from .simulation.runner import default_warm_up, planned_cases
+
+    if warm_up is None:
+        warm_up = default_warm_up(load_calibration(calibration))
     params = Parameters(tuple(dict.fromkeys(authorities)), referrals, start, months, seed,
-                        str(calibration) if calibration else None)
+                        str(calibration) if calibration else None, warm_up)
     workers = workers or os.cpu_count() or 1
     registry = _registry()
-    total = referrals * len(params.authorities)
+    total = planned_cases(params)
     if quiet:
         summary = run_simulation(params, db, registry, workers)
     else:
@@ -436,9 +446,16 @@ def simulate(authorities, referrals, start, months, seed, db, workers, calibrati
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
     console = _console()
-    console.print(f"[bold]{summary['cases']:,} cases[/bold], {summary['events']:,} events, "
-                  f"{summary['deadlines']:,} deadlines; calibration: {summary['calibration']}; "
-                  f"stored in {db}")
+    w = summary["window"]
+    console.print(f"[bold]{summary['cases']:,} cases[/bold] in the window {w['start']} to {w['end']} (exclusive), "
+                  f"{summary['events']:,} events, {summary['deadlines']:,} deadlines; "
+                  f"calibration: {summary['calibration']}; stored in {db}")
+    if w["warm_up_months"]:
+        console.print(f"Warm-up: {w['warm_up_months']} months from {w['warm_up_start']}, so the window opens on a "
+                      f"steady caseload; the {summary['cases_stored'] - summary['cases']:,} cases that ended within it "
+                      "are stored but not counted.")
+    else:
+        console.print("No warm-up: the window opens with no cases, so early months understate the caseload.")
     for table in tables(summary):
         console.print()
         console.print(table)

@@ -182,7 +182,7 @@ def test_csv_files_are_written_all_or_none(db, tmp_path, monkeypatch):
     folder = tmp_path / "csv"
     written = write_csv(summary, folder)
     assert [p.name for p in written] == list(CSV_FILES)
-    assert (folder / "overview.csv").read_bytes().startswith(b"authority,cases,events,deadlines,plans_open_at_end\r\n")
+    assert (folder / "overview.csv").read_bytes().startswith(b"authority,cases,referred_in_window,open_at_window_start,plans_open_at_start,plans_open_at_end,events,deadlines,cases_stored\r\n")
     for p in written:
         p.write_bytes(b"old " + p.name.encode())
     calls, real_fsync = [], os.fsync

@@ -189,7 +189,12 @@ def test_same_seed_same_output_whatever_the_workers(tmp_path, capsys):
                             "--quiet", "--format", "json"], capsys)
         assert code == 0
         doc = json.loads(out)
-        assert {"cases", "events", "deadlines", "seconds"} <= set(doc) and doc["cases"] == 5000
+        assert {"cases", "events", "deadlines", "seconds", "window"} <= set(doc)
+        # The default warm-up (36 months) is stored, the window's 2,500 referrals per authority counted.
+        assert doc["window"] == {"start": "2026-04-01", "end": "2027-04-01", "warm_up_months": 36,
+                                 "warm_up_start": "2023-04-01"}
+        assert all(a["referred_in_window"] == 2500 for a in doc["authorities"].values())
+        assert doc["cases_stored"] > 4 * 5000 * 0.95
         doc.pop("seconds")
         outs.append(json.dumps(doc, sort_keys=True))
         dumps.append(dump(db))
@@ -201,7 +206,7 @@ def test_a_third_party_policy_simulates_too(tmp_path, capsys):
     code, out, _ = run(["simulate", "--authority", "example-shire", "--referrals", "300", "--db",
                         str(tmp_path / "x.db"), "--quiet", "--format", "json", "--csv", str(tmp_path / "csv")], capsys)
     doc = json.loads(out)
-    assert code == 0 and doc["authorities"]["example-shire"]["cases"] == 300
+    assert code == 0 and doc["authorities"]["example-shire"]["referred_in_window"] == 300
     assert (tmp_path / "csv" / "deadlines.csv").read_text().startswith(
         "authority,deadline,met,late,open,overdue,missed,cancelled\n")
 

@@ -42,29 +42,46 @@ class Referral:
     upn_unknown_reason: str
 
 
-class Cohort:
-    """The referrals of one simulation window: ``cohort[i]`` for i in range(size)."""
+def _referral_days(cal, start: date, end: date):
+    """The working days of each month in [start, end), a choice of month
+    weighted by the calibration's month weights times its working days, and
+    the total weight."""
+    wd = england()
+    days: list[list[date]] = []
+    weights = {}
+    month_start = start
+    while month_start < end:
+        last = date(month_start.year, month_start.month, monthrange(month_start.year, month_start.month)[1])
+        stop = min(last, end - timedelta(days=1))
+        in_month = [month_start + timedelta(d) for d in range((stop - month_start).days + 1)]
+        in_month = [d for d in in_month if wd.is_working_day(d)]
+        if in_month:
+            weights[len(days)] = cal.referrals.month_weights.value[month_start.month] * len(in_month)
+            days.append(in_month)
+        month_start = stop + timedelta(days=1)
+    return days, (Choice(weights) if weights else None), sum(weights.values())
 
-    def __init__(self, calibration, generator: Generator, start: date, months: int, size: int):
+
+class Cohort:
+    """The referrals of one simulation: ``cohort[i]`` for i in range(len(cohort)).
+
+    Referrals ``0 .. size-1`` are referred inside the window [start, start +
+    months); with a warm-up, referrals ``size ..`` are referred in the
+    ``warm_up`` months before it, at the same monthly rate, so that the
+    window opens on a realistic caseload.  Window referrals come first so
+    that a run with a warm-up holds the same window children as one
+    without."""
+
+    def __init__(self, calibration, generator: Generator, start: date, months: int, size: int, warm_up: int = 0):
         self.cal, self.gen, self.start = calibration, generator, start
         self.end = add_months(start, months)
+        self.warm_up_start = add_months(start, -warm_up)
         self.size = size
         cal = calibration
-        wd = england()
-        # Working days of each month in the window, weighted by the month's weight.
-        self.days: list[list[date]] = []
-        weights = {}
-        month_start = start
-        while month_start < self.end:
-            last = date(month_start.year, month_start.month, monthrange(month_start.year, month_start.month)[1])
-            stop = min(last, self.end - timedelta(days=1))
-            days = [month_start + timedelta(d) for d in range((stop - month_start).days + 1)]
-            days = [d for d in days if wd.is_working_day(d)]
-            if days:
-                weights[len(self.days)] = cal.referrals.month_weights.value[month_start.month] * len(days)
-                self.days.append(days)
-            month_start = stop + timedelta(days=1)
-        self.month = Choice(weights)
+        self.days, self.month, weight = _referral_days(cal, start, self.end)
+        self.warm_days, self.warm_month, warm_weight = _referral_days(cal, self.warm_up_start, start)
+        # The warm-up's referrals at the window's rate per weighted working day.
+        self.warm_size = round(size * warm_weight / weight) if warm_up and weight else 0
         self.age = Banded(cal.children.age_bands.bands)
         self.nights = Banded(cal.children.short_break_nights.bands)
         self.sex = Choice(cal.children.sex.value)
@@ -79,12 +96,15 @@ class Cohort:
                                "cin_plan": max(0.0, 1 - taken)})
 
     def __len__(self) -> int:
-        return self.size
+        return self.size + self.warm_size
 
     def __getitem__(self, i: int) -> Referral:
         cal, gen = self.cal, self.gen
         r = gen.stream(i, REFERRAL)
-        month = self.days[self.month.pick(r.u(0))]
+        if i < self.size:
+            month = self.days[self.month.pick(r.u(0))]
+        else:
+            month = self.warm_days[self.warm_month.pick(r.u(0))]
         day = month[int(r.u(1) * len(month))]
         c = gen.stream(i, CHILD)
         age = self.age.draw(c.u(0), c.u(1))

@@ -57,6 +57,7 @@ from .practice import Practitioner
 from .stats import Tally
 
 CHUNK = 1000
+MAX_WARM_UP = 120  # months
 SHARD_PREFIX = "cinflow-sim-"
 # Workers are forked where the platform can (they inherit the parent's
 # context); anywhere else they are spawned and build their own.
@@ -72,11 +73,23 @@ class Parameters:
     months: int
     seed: int
     calibration: str | None = None  # a file, or None for the shipped England figures
+    # Months simulated before the window, so that it opens on a realistic
+    # caseload; what happens in them is stored but not counted.
+    warm_up: int = 0
 
     @property
     def end(self) -> date:
         """The first day after the window."""
         return add_months(self.start, self.months)
+
+    @property
+    def warm_up_start(self) -> date:
+        """The first day simulated (the window's start without a warm-up)."""
+        return add_months(self.start, -self.warm_up)
+
+    def window(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "warm_up_months": self.warm_up,
+                "warm_up_start": self.warm_up_start.isoformat()}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -102,7 +115,8 @@ class _Context:
         self.registry = registry
         self.calibration = load_calibration(params.calibration)
         self.generator = Generator(params.seed)
-        self.cohort = Cohort(self.calibration, self.generator, params.start, params.months, params.referrals)
+        self.cohort = Cohort(self.calibration, self.generator, params.start, params.months, params.referrals,
+                             params.warm_up)
         self.practitioners: dict[str, Practitioner] = {}
         self.prefixes = case_prefixes(params.authorities)
 
@@ -141,7 +155,7 @@ def _run_chunk(job):
     tally = Tally()
     for i in range(lo, hi):
         case = pr.run(ctx.cohort[i], f"{prefix}-{i:07d}")
-        tally.add_case(case, last_day)
+        tally.add_case(case, last_day, ctx.params.start)
         cases.append(case_row(case))
         events.extend(event_rows(case))
         deadlines.extend(deadline_rows(case))
@@ -162,12 +176,28 @@ def _run_chunk(job):
 def _summary(params: Parameters, calibration: str, summaries: dict[str, dict]) -> dict:
     return {
         "parameters": params.as_dict(),
+        "window": params.window(),
         "calibration": calibration,
         "cases": sum(s["cases"] for s in summaries.values()),
+        "cases_stored": sum(s["cases_stored"] for s in summaries.values()),
         "events": sum(s["events"] for s in summaries.values()),
         "deadlines": sum(s["deadlines"] for s in summaries.values()),
         "authorities": dict(summaries),
     }
+
+
+def planned_cases(params: Parameters) -> int:
+    """How many cases the run will store (every authority, warm-up included)."""
+    cohort = Cohort(load_calibration(params.calibration), Generator(params.seed), params.start, params.months,
+                    params.referrals, params.warm_up)
+    return len(cohort) * len(params.authorities)
+
+
+def default_warm_up(calibration) -> int:
+    """Months of warm-up that bring a run to its steady caseload: the longest
+    CIN plan the calibration draws (so by the window's start every kind of
+    case the calibration makes has had time to open and close)."""
+    return max(high for _, high, _ in calibration.durations.cin_plan_months.bands)
 
 
 def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
@@ -177,6 +207,8 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
         raise InputError("--referrals must be at least 1")
     if not 1 <= params.months <= 120:
         raise InputError("--months must be between 1 and 120")
+    if not 0 <= params.warm_up <= MAX_WARM_UP:
+        raise InputError(f"--warm-up must be between 0 and {MAX_WARM_UP} months")
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
@@ -218,9 +250,10 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
         # is rebuilt in one sorted pass at the end (also after a failure).
         conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
         with _shard_folder(folder) as shards:
-            jobs = [(a, lo, min(lo + CHUNK, params.referrals), str(shards / f"{k}.db"))
+            size = len(_CONTEXT.cohort)  # the window's referrals, then the warm-up's
+            jobs = [(a, lo, min(lo + CHUNK, size), str(shards / f"{k}.db"))
                     for k, (a, lo) in enumerate((a, lo) for a in params.authorities
-                                                for lo in range(0, params.referrals, CHUNK))]
+                                                for lo in range(0, size, CHUNK))]
             with _results(jobs, workers, params) as results:
                 for authority, n, shard, tally in results:
                     tallies[authority].merge(tally)

@@ -17,6 +17,8 @@ from ..output import write_outputs
 CSV_FILES = ("deadlines.csv", "days_in_state.csv", "closures.csv", "workload.csv", "refusals.csv", "exceptions.csv",
              "advice.csv", "overview.csv")
 
+OVERVIEW = ("cases", "referred_in_window", "open_at_window_start", "plans_open_at_start", "plans_open_at_end",
+            "events", "deadlines", "cases_stored")
 ACTIVITY_SHORT = [("visits", "V"), ("initial meetings", "IM"), ("reviews", "R"), ("reviews chaired by an IRO", "IRO"),
                   ("minutes", "Min"), ("manager decisions", "MD")]
 CHAIR_ROLES = [("team_manager", "TM"), ("practice_lead", "PL"), ("iro", "IRO"), ("social_worker", "SW"),
@@ -67,9 +69,11 @@ def tables(summary: dict) -> list[Table]:
     legend = ", ".join(f"{short} {name}" for name, short in ACTIVITY_SHORT)
     roles = ", ".join(f"{short} {name}" for name, short in CHAIR_ROLES)
     return [
-        _side_by_side("Overview", "", [("cases", "cases"), ("events", "events"), ("deadlines", "deadlines"),
-                                       ("plans_open_at_end", "plans open at the end")],
-                      lambda a, k: f"{data[a][k]:,}", auths),
+        _side_by_side("Overview (the window only)", "", [
+            ("cases", "cases"), ("referred_in_window", "  referred in the window"),
+            ("open_at_window_start", "  open when it opened"), ("plans_open_at_start", "plans open at the start"),
+            ("plans_open_at_end", "plans open at the end"), ("events", "events"), ("deadlines", "deadlines")],
+            lambda a, k: f"{data[a].get(k, 0):,}", auths),
         _side_by_side("Deadlines: met / late / overdue / missed (open at the end; cancelled)", "deadline",
                       union("deadline_compliance"), compliance, auths),
         _side_by_side("Days in each state: median / 90th percentile (completed stays)", "state",
@@ -109,8 +113,8 @@ def write_csv(summary: dict, folder: Path) -> list[Path]:
                            [[a, r, n] for a, s in data.items() for r, n in s["exceptions"].items()]),
         "advice.csv": (["authority", "rule", "advice"],
                        [[a, r, n] for a, s in data.items() for r, n in s["advice"].items()]),
-        "overview.csv": (["authority", "cases", "events", "deadlines", "plans_open_at_end"],
-                         [[a, s["cases"], s["events"], s["deadlines"], s["plans_open_at_end"]] for a, s in data.items()]),
+        "overview.csv": (["authority", *OVERVIEW],
+                         [[a, *(s.get(k, 0) for k in OVERVIEW)] for a, s in data.items()]),
     }
     out = {}
     for name, (header, rows) in files.items():
