@@ -7,14 +7,17 @@ refusal's rule says how to put it right (a chair rule names who may chair; a
 rule with a ``decision`` parameter names the manager decision to record
 first; anything else about ending a plan means carrying on until a later
 review).  Timings come from the calibration, drawn from per-case streams, so
-the same child meets the same practice under every authority.
+the same child meets the same practice under every authority.  A team works
+on England and Wales working days: whatever it does lands on one
+(:data:`PRACTITIONER_DATED`); what happens on its own date keeps it
+(:data:`OWN_DATED`).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..calendar import add_months, age_on, birthday, england
+from ..calendar import WorkingDays, add_months, age_on, birthday, england
 from ..events import EVENT_TYPES
 from ..models import Child
 from ..states import FINAL_STATES, PLAN_OPEN
@@ -27,6 +30,49 @@ SCHEDULED = frozenset(INTERNAL) | frozenset(PAPERWORK) | {"cin_meeting"}
 TRANSFER_PAPERWORK = ("receiving_authority_notified", "transfer_information_sent", "case_records_completed")
 
 MAX_ATTEMPTS = 4
+
+# The draws the cohort takes from a case's streams (cohort.py,
+# Cohort.__getitem__): REFERRAL 0-3, CHILD 0-12, PATHWAY 0 (the draw that
+# chose the pathway); none from TIMING or PLAN.  Practice starts each stream
+# past them so that it never reuses a uniform the cohort consumed: starting
+# PATHWAY at 0 made the first "is there a conference?" draw of a section 47
+# referral the very draw that chose section 47 (so about 60% of enquiries,
+# not 31.3%, went to conference), and made every refused consent "harm
+# likely".  Practice draws nothing from REFERRAL or CHILD; they are listed
+# so that it never could by accident.
+FIRST_DRAW = {streams.REFERRAL: 4, streams.CHILD: 13, streams.PATHWAY: 1}
+
+# Events that happen on their own date, whatever the day of the week: the
+# referral (the cohort refers on working days already), the 18th birthday, a
+# death, a move abroad, and becoming looked after (children come into care on
+# any day: emergency placements are made at weekends and on bank holidays, so
+# the plan's ending keeps the date drawn for it).  A family's move date
+# (move_notified's ``moved_on``) is an attribute and keeps its date too.
+OWN_DATED = frozenset({"referral_received", "eighteenth_birthday", "child_died", "moved_abroad", "became_looked_after"})
+# Everything else is something a team does (meetings, visits, conferences,
+# minutes, decisions, strategy discussions, assessments and enquiries,
+# notifications, transfer paperwork): on working days only.
+PRACTITIONER_DATED = frozenset(EVENT_TYPES) - OWN_DATED
+
+
+def working_day_on_or_after(day: date, wd: WorkingDays | None = None) -> date:
+    """``day`` if it is a working day, else the next working day after it."""
+    wd = wd or england()
+    return day if wd.is_working_day(day) else wd.add(day, 1)
+
+
+def shift_working_days(day: date, n: int, wd: WorkingDays | None = None) -> date:
+    """``day`` moved by ``n`` working days, counted as :meth:`WorkingDays.add`
+    counts them (``day`` is day 0): ``n`` < 0 is the ``-n``-th working day
+    before ``day``."""
+    wd = wd or england()
+    if n >= 0:
+        return wd.add(day, n)
+    while n < 0:
+        day -= timedelta(days=1)
+        if wd.is_working_day(day):
+            n += 1
+    return day
 
 
 def _default_chair(policy, kind: str) -> str:
@@ -43,6 +89,9 @@ class Practitioner:
     def __init__(self, policy, calibration, generator, until: date):
         self.policy, self.cal, self.gen, self.until = policy, calibration, generator, until
         self.wd = england()
+        # Deadlines counted in working days: a team's slip on them is counted in working days too.
+        self.working_day_rules = frozenset(r.rule.id for r in policy.deadline_rules
+                                           if r.rule.timescale is not None and r.rule.timescale.unit == "working_days")
         self.templates: dict[str, tuple[str, dict]] = {}
         for rule in policy.deadline_rules:
             trig = rule.fulfilled_by[0]
@@ -61,6 +110,7 @@ class Practitioner:
         self.categories = Choice(calibration.census.abuse_categories.value)
         self.factor_shares = tuple(calibration.census.assessment_factors.value.items())
         self.o = o
+        self.close_at_initial = o.close_at_initial_meeting.value if o.close_at_initial_meeting is not None else 0.0
         self.default_weeks = int(p.default_interval_weeks.value)
 
     def run(self, referral, case_id: str):
@@ -93,7 +143,7 @@ class _CaseRun:
             s = self.s[stream]
         except KeyError:
             s = self.s[stream] = self.pr.gen.stream(self.ref.number, stream)
-            self.n[stream] = 0
+            self.n[stream] = FIRST_DRAW.get(stream, 0)  # past the cohort's draws
         k = self.n[stream]
         self.n[stream] = k + 1
         return s, k
@@ -108,6 +158,29 @@ class _CaseRun:
     def later(self, day: date, working_days: int) -> date:
         return self.pr.wd.add(day, working_days)
 
+    def workday(self, day: date) -> date:
+        """The day a team does what was planned for ``day``: the first working day on or after it."""
+        return working_day_on_or_after(day, self.pr.wd)
+
+    def fix_day(self, ev) -> date:
+        """When a refused ``ev`` is put right: ``fix_days`` working days after it."""
+        return self.later(self.workday(ev.date), self.draw("fix_days", streams.FIX))
+
+    def slipped(self, d, slip: int) -> date:
+        """Deadline ``d`` met ``slip`` days from its due date (negative: early), on
+        a working day, never before today or the deadline opened.  The slip is
+        in working days where the deadline is counted in them, else in
+        calendar days.  Early is never the day the deadline opened, but at the
+        soonest the working day after: a visit every 10 working days slipped
+        10 early would otherwise fall on the day of the visit that opened it,
+        opening the same occurrence again, for ever."""
+        if d.rule in self.pr.working_day_rules:
+            day = shift_working_days(d.due, slip, self.pr.wd)
+        else:
+            day = d.due + timedelta(days=slip)
+        earliest = self.later(d.opened_on, 1) if slip < 0 else d.opened_on
+        return self.workday(max(self.today, earliest, day))
+
     # -- applying ---------------------------------------------------------------
 
     def event(self, name: str, day: date, **attrs):
@@ -117,10 +190,15 @@ class _CaseRun:
         """Apply ``ev``, putting refusals right as a team would; False if it
         could not be done (the refusals stay in the case history)."""
         for _ in range(MAX_ATTEMPTS):
+            # Never back in time; what a team does waits for a working day
+            # (today may be a weekend an own-dated event fell on).
+            day = max(ev.date, self.today)
+            if ev.event in PRACTITIONER_DATED:
+                day = self.workday(day)
+            if day != ev.date:
+                ev = _with(ev, date=day)
             if ev.date >= self.pr.until:
                 raise _Stop
-            if ev.date < self.today:
-                ev = _with(ev, date=self.today)
             if ev.date >= self.adult and self.case.state not in FINAL_STATES and ev.event not in PAPERWORK:
                 self.case = self.policy.advance(self.case, ev.date)
                 if self.case.state in FINAL_STATES:
@@ -144,7 +222,7 @@ class _CaseRun:
         exceptions = [next((m for m in r.remedies if m.kind == "needs_exception"), None) for r in reasons]
         share = self.pr.exception_share
         if share and all(e is not None for e in exceptions) and self.u(streams.EXCEPTION) < share:
-            day = ev.date + timedelta(days=self.draw("fix_days", streams.FIX))
+            day = self.fix_day(ev)
             for e in exceptions:
                 self.apply_simple(self.event("manager_decision", day, kind="exception", rule=e.rule, role=e.roles[0],
                                              reason="authorised departure (simulated)"))
@@ -162,7 +240,7 @@ class _CaseRun:
             return _with(ev, outcome="continue", next_review=ev.next_review or self.agreed_review(ev.date))
         if not all(fixable):
             return None  # nothing this team knows how to put right
-        day = ev.date + timedelta(days=self.draw("fix_days", streams.FIX))
+        day = self.fix_day(ev)
         allowed = None
         for m in actions:
             if m.kind == "needs_decision":
@@ -177,6 +255,8 @@ class _CaseRun:
         return _with(ev, date=day)
 
     def apply_simple(self, ev) -> None:
+        if ev.event in PRACTITIONER_DATED and not self.pr.wd.is_working_day(ev.date):
+            ev = _with(ev, date=self.workday(ev.date))
         if ev.date >= self.pr.until:
             raise _Stop
         if ev.date >= self.adult:
@@ -220,7 +300,8 @@ class _CaseRun:
             return
         young = age_on(ref.birth_date, consent_day) >= 16
         self.apply(self.event("consent_given", consent_day, young_person_consent=True if young else None))
-        done = self.later(day, self.draw("assessment_working_days", streams.TIMING))
+        # The assessment starts with consent, as the census counts its duration (S4's bands).
+        done = self.later(consent_day, self.draw("assessment_working_days", streams.TIMING))
         if pathway == "not_in_need":
             early = self.u(streams.PATHWAY) < o.not_in_need_early_help_share.value
             self.apply(self.event("assessment_completed", done, outcome="early_help" if early else "no_further_action",
@@ -241,7 +322,8 @@ class _CaseRun:
                 category = self.pr.categories.pick(self.u(streams.TIMING))
                 previous = 1 if self.u(streams.TIMING) < census.repeat_cp_plan.value else 0
                 self.apply(self.event("cp_plan_started", conference, categories=(category,), previous_plans=previous))
-                ended = add_months(conference, self.draw("cp_plan_months", streams.TIMING))
+                # The plan ends at a review conference: on a working day.
+                ended = self.workday(add_months(conference, self.draw("cp_plan_months", streams.TIMING)))
                 self.cp_reviews(ended)
                 to_cin = self.u(streams.PATHWAY) < o.cp_step_down_to_cin.value
                 if self.apply(self.event("cp_plan_ended", ended, outcome="cin_plan" if to_cin else "closed")) and to_cin:
@@ -263,8 +345,7 @@ class _CaseRun:
             due = next((d.due for d in self.case.deadlines if d.name == "cp_review" and d.is_open), None)
             if due is None:
                 return
-            day = self.later(max(self.today, due - timedelta(days=14)), 0)
-            day = day if self.pr.wd.is_working_day(day) else self.later(day, 1)
+            day = self.workday(max(self.today, due - timedelta(days=14)))
             if day >= ended:
                 return
             if not self.apply(self.event("cp_review", day)):
@@ -276,9 +357,12 @@ class _CaseRun:
         meeting_day = self.later(decided, self.draw("initial_meeting_working_days", streams.INITIAL))
         intended_end = add_months(meeting_day, self.draw("cin_plan_months", streams.PLAN))
         ending = pr.endings.pick(self.u(streams.PLAN))
+        # Some initial meetings find that no plan is needed and close the case
+        # (where the policy lets a case close there; else it carries on).
+        first = "close" if pr.close_at_initial and self.u(streams.PLAN) < pr.close_at_initial else "continue"
         self.postponed = False
         while self.case.state == "initial_cin":
-            if not self.apply(self.meeting(meeting_day, "initial", "continue")):
+            if not self.apply(self.meeting(meeting_day, "initial", first)):
                 meeting_day = self.later(max(meeting_day, self.today), 5)
         while True:
             if self.case.state not in PLAN_OPEN:
@@ -359,16 +443,16 @@ class _CaseRun:
                 else:
                     slip = self.draw("paperwork_slip_days", streams.PAPER_SLIP)
                 self.slips[key] = slip
-            day = max(self.today, d.opened_on, d.due + timedelta(days=slip))
+            day = self.slipped(d, slip)
             if best is None or (day, kind) < (best[0], best[1]):
                 best = (day, kind, tmpl)
         if not has_review and case.state == "cin_plan":
             last = case.facts.last_meeting or self.today
-            day = max(self.today, last + timedelta(weeks=pr.default_weeks))
+            day = self.workday(max(self.today, last + timedelta(weeks=pr.default_weeks)))
             if best is None or day < best[0]:
                 best = (day, "review", None)
         if ending in ("looked_after", "moved_away") and case.state in ("cin_plan",):
-            day = max(self.today, intended_end)
+            day = max(self.today, intended_end)  # a working day for a move (end_plan), any day into care
             if best is None or day < best[0]:
                 best = (day, "end", None)
         return best
@@ -377,7 +461,8 @@ class _CaseRun:
         if ending == "looked_after":
             self.apply(self.event("became_looked_after", day))
             return
-        moved = day + timedelta(days=7)
+        day = self.workday(day)  # the team records the notice on a working day
+        moved = day + timedelta(days=7)  # the family's own date: any day
         if not self.apply(self.event("move_notified", day, planned=True, moved_on=moved)):
             return
         for i, name in enumerate(TRANSFER_PAPERWORK, start=1):
@@ -391,7 +476,7 @@ class _CaseRun:
             tmpl = pr.templates.get(d.name)
             if tmpl is None or tmpl[0] not in PAPERWORK:
                 continue
-            day = max(self.today, d.opened_on, d.due + timedelta(days=self.draw("paperwork_slip_days", streams.PAPER_SLIP)))
+            day = self.slipped(d, self.draw("paperwork_slip_days", streams.PAPER_SLIP))
             self.apply(self.event(tmpl[0], day, **tmpl[1]))
 
 
