@@ -383,8 +383,11 @@ def plugins(fmt):
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="Length of the window.")
 @click.option("--warm-up", "warm_up", type=click.IntRange(0, 120), default=None, metavar="MONTHS",
               help="Simulate this many months before the window so it opens on a steady caseload; stored, not "
-                   "counted [default: the calibration's longest CIN plan, 36 months for England; 0 for none].")
+                   "counted [default: the calibration's longest CIN plan, 60 months for England; 0 for none].")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same cohort, same output.")
+@click.option("--replicates", type=click.IntRange(1, 200), default=1, show_default=True, metavar="N",
+              help="Run N seeds (SEED, SEED+1, ...) and give each figure's median and 90% interval; the first "
+                   "seed's cases are stored.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="New SQLite file for every case, event and deadline (the case store's schema).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores].")
@@ -394,7 +397,7 @@ def plugins(fmt):
               help="Also write the summary tables as CSV files into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def simulate(authorities, referrals, start, months, warm_up, seed, db, workers, calibration, csv_dir, quiet, fmt):
+def simulate(authorities, referrals, start, months, warm_up, seed, replicates, db, workers, calibration, csv_dir, quiet, fmt):
     """Simulate a synthetic cohort through each authority's policy, side by side.
 
     Every authority gets the same children with the same practice timings.
@@ -426,7 +429,7 @@ def simulate(authorities, referrals, start, months, warm_up, seed, db, workers, 
     if warm_up is None:
         warm_up = default_warm_up(load_calibration(calibration))
     params = Parameters(tuple(dict.fromkeys(authorities)), referrals, start, months, seed,
-                        str(calibration) if calibration else None, warm_up)
+                        str(calibration) if calibration else None, warm_up, replicates)
     workers = workers or os.cpu_count() or 1
     registry = _registry()
     total = planned_cases(params)
@@ -456,11 +459,117 @@ def simulate(authorities, referrals, start, months, warm_up, seed, db, workers, 
                       "are stored but not counted.")
     else:
         console.print("No warm-up: the window opens with no cases, so early months understate the caseload.")
+    if "replicates" in summary:
+        r = summary["replicates"]
+        console.print(f"Replicates: {r['n']} seeds ({r['seeds'][0]} to {r['seeds'][-1]}); the tables give figures "
+                      f"that vary as median [{r['interval']:.0%} interval], the rest are seed {r['stored_seed']}'s, "
+                      "whose cases are stored.")
     for table in tables(summary):
         console.print()
         console.print(table)
     console.print(f"\nDone in {summary['seconds']:.1f} s with {workers} worker(s). "
                   f"See it as a page: cinflow report {db} --html report.html")
+
+
+def _scale(ctx, param, value):
+    """'1/20' or '0.05': a share of England's referrals, above 0 and at most 1."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            scale = float(top) / float(bottom)
+        else:
+            scale = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter(f"{value!r} is not a scale such as 1/20 or 0.05") from None
+    if not 0 < scale <= 1:
+        raise click.BadParameter(f"{value!r} must be above 0 and at most 1")
+    return scale
+
+
+@cli.command()
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration file to validate (default: the shipped England 2025 figures).")
+@click.option("--figures", type=click.Path(dir_okay=False, path_type=Path),
+              help="Published figures to compare with (default: the shipped England 2025 validation figures).")
+@click.option("--scale", default="1/20", show_default=True, callback=_scale,
+              help="Share of the country's referrals to simulate, e.g. 1/20 or 0.05.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--authority", default="england", show_default=True, metavar="ID",
+              help="The procedure the country runs (england: the statutory baseline alone).")
+@click.option("--warm-up", "warm_up", type=click.IntRange(0, 120), default=None, metavar="MONTHS",
+              help="Months simulated before the census year [default: as simulate's].")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None,
+              help="Census year to count (ending 31 March) [default: the figures' year].")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the simulated country in this new SQLite file (default: a temporary one, removed).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores].")
+@click.option("--widen", type=click.FloatRange(min=1), default=None,
+              help="Multiply every band's half-width by this [default: sqrt((1/20)/scale), at least 1: a smaller "
+                   "run's sampling noise is larger].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def validate(ctx, calibration, figures, scale, seed, authority, warm_up, year, db, workers, widen, quiet, fmt):
+    """Simulate the calibration's country and compare it with published figures it was not fed.
+
+    Simulates one census year (1 April to 31 March) at --scale after a
+    warm-up, counts that year's Children in Need census return, scales the
+    counts up to the country and prints, for each published figure,
+    simulated / published / ratio against its stated band.  Exit 0 when
+    every figure is in its band, 3 when one is outside (2: bad input)."""
+    import os
+    import tempfile
+
+    from .simulation.calibration import load_calibration
+    from .simulation.runner import default_warm_up
+    from .simulation.validation import as_json, load_figures, render_table, run_validation
+
+    published = load_figures(figures)  # a bad file fails before any simulating
+    cal = load_calibration(calibration)
+    if warm_up is None:
+        warm_up = default_warm_up(cal)
+    if db is not None and db.exists():
+        raise InputError(f"{db} already exists; validate writes a new --db (nothing was changed)")
+    workers = workers or os.cpu_count() or 1
+    registry = _registry()
+    registry[authority]  # an unknown id fails here, before simulating
+    with tempfile.TemporaryDirectory(prefix="cinflow-validate-") as tmp:
+        path = db or Path(tmp) / "country.db"
+        kwargs = dict(calibration=calibration, scale=scale, seed=seed, authority=authority, workers=workers,
+                      warm_up=warm_up, year=year, figures=published, registry=registry, widen=widen)
+        if quiet or fmt == "json":
+            rows = run_validation(path, **kwargs)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from .simulation.runner import Parameters, planned_cases
+
+            per_year = cal.referrals.per_year.value
+            referrals = max(1, round(per_year * scale))
+            total = planned_cases(Parameters((authority,), referrals, __import__("datetime").date(2024, 4, 1), 12,
+                                             seed, str(calibration) if calibration else None, warm_up))
+            with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True)) as bar:
+                task = bar.add_task("cases", total=total)
+                rows = run_validation(path, progress=lambda n: bar.advance(task, n), **kwargs)
+    outside = [r for r in rows if r.within is False]
+    if fmt == "json":
+        doc = as_json(rows)
+        doc.update({"calibration": cal.name, "figures_file": published.name, "scale": scale, "seed": seed,
+                    "authority": authority, "warm_up_months": warm_up})
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        console = _console()
+        console.print(f"{cal.name} simulated under '{authority}' at scale {scale:.4g} (seed {seed}, warm-up "
+                      f"{warm_up} months), census year counted and scaled up; compared with {published.name}.")
+        console.print(render_table(rows))
+        judged = [r for r in rows if r.within is not None]
+        console.print(f"{len(judged) - len(outside)} of {len(judged)} figures in band"
+                      + (f"; outside: {', '.join(r.id for r in outside)}" if outside else "") + ".")
+    ctx.exit(3 if outside else 0)
 
 
 @cli.command()

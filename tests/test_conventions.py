@@ -75,7 +75,7 @@ def test_diagram_as_json_is_the_states_and_edges(capsys):
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     db = tmp_path_factory.mktemp("sim") / "sim.db"
-    assert main(["simulate", "--authority", "kent", "--referrals", "30", "--db", str(db), "--workers", "1",
+    assert main(["simulate", "--authority", "kent", "--referrals", "30", "--warm-up", "0", "--db", str(db), "--workers", "1",
                  "--quiet", "--format", "json"]) == 0
     return db
 

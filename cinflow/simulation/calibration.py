@@ -62,6 +62,9 @@ class Outcomes:
     s47_to_cin_plan: Share
     icpc_to_cin_plan: Share
     cp_step_down_to_cin: Share
+    # Share of children assessed in need whose initial meeting finds that no
+    # plan is needed and closes the case (absent: never).
+    close_at_initial_meeting: Share | None = None
 
 
 @frozen
@@ -109,6 +112,35 @@ class Census:
 
 
 @frozen
+class Hours:
+    """Hours per activity and role: ``{activity: {role: hours}}``."""
+
+    value: dict[str, dict[str, float]]
+    source: str
+
+
+@frozen
+class Workload:
+    """Time per activity, and what an FTE's year holds: turns the activity a
+    simulation counts into hours and full-time equivalents by role
+    (:mod:`.stats`).  FTE = hours a year / (fte_hours_per_year x counted_share)."""
+
+    hours: Hours
+    # Hours an FTE works in a year, less leave, bank holidays, sickness and training.
+    fte_hours_per_year: Share
+    # The share of those hours spent on the activities counted (the rest:
+    # travel, other recording, supervision, court, duty).
+    counted_share: Share
+
+
+@frozen
+class Benchmarks:
+    """National figures a simulation's results are set beside."""
+
+    caseload_per_fte: Share | None = None
+
+
+@frozen
 class Calibration:
     name: str
     description: str
@@ -119,6 +151,9 @@ class Calibration:
     census: Census
     plan_endings: Mix
     practice: Practice
+    # Absent: no hours or FTE in the summary (activity is still counted by role).
+    workload: Workload | None = None
+    benchmarks: Benchmarks | None = None
 
 
 PLAN_ENDINGS = ("close", "step_down", "escalate", "looked_after", "moved_away")
@@ -186,3 +221,45 @@ def _check(cal: Calibration, where: str) -> None:
     weights = cal.referrals.month_weights.value
     if set(weights) != set(range(1, 13)) or any(w < 0 for w in weights.values()):
         raise InputError(f"{where}: referrals.month_weights: give a weight of 0 or more for each month 1-12")
+    if cal.workload is not None:
+        _check_workload(cal.workload, where)
+    b = cal.benchmarks
+    if b is not None and b.caseload_per_fte is not None and not _number(b.caseload_per_fte.value, low=0, strict=True):
+        raise InputError(f"{where}: benchmarks.caseload_per_fte: {_show(b.caseload_per_fte.value)} is not a positive number")
+
+
+def _number(x, low: float, high: float = float("inf"), strict: bool = False) -> bool:
+    """A real number (not a bool, not NaN) in [low, high] (``strict``: above low)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != x:
+        return False
+    return (low < x if strict else low <= x) and x <= high
+
+
+def _show(x) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else quote(x)
+
+
+def _check_workload(w: Workload, where: str) -> None:
+    from ..vocabulary import ROLES
+    from .stats import RECORDED_ROLE, WORK
+
+    for activity, roles in w.hours.value.items():
+        if activity not in WORK:
+            raise InputError(f"{where}: workload.hours: unknown activity {quote(activity)} (known: {', '.join(WORK)})")
+        if not isinstance(roles, dict):
+            raise InputError(f"{where}: workload.hours.{activity}: expected a mapping of role to hours")
+        recorded = RECORDED_ROLE.get(activity)
+        for role, hours in roles.items():
+            if role != recorded and role not in ROLES:
+                also = f"{recorded} or " if recorded else ""
+                raise InputError(f"{where}: workload.hours.{activity}: unknown role {quote(role)} "
+                                 f"(known: {also}{', '.join(ROLES)})")
+            if not _number(hours, low=0, high=24 * 7):
+                raise InputError(f"{where}: workload.hours.{activity}.{role}: {_show(hours)} is not a number of hours "
+                                 "between 0 and 168")
+    if not _number(w.fte_hours_per_year.value, low=0, high=366 * 24, strict=True):
+        raise InputError(f"{where}: workload.fte_hours_per_year: {_show(w.fte_hours_per_year.value)} is not a number of "
+                         "hours above 0 (and at most a year's)")
+    if not _number(w.counted_share.value, low=0, high=1, strict=True):
+        raise InputError(f"{where}: workload.counted_share: {_show(w.counted_share.value)} is not a share above 0 and "
+                         "at most 1")

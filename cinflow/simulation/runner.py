@@ -45,7 +45,7 @@ from datetime import date, timedelta
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
-from attrs import asdict, frozen
+from attrs import asdict, evolve, frozen
 
 from ..calendar import add_months
 from ..errors import InputError, StoreError
@@ -58,6 +58,8 @@ from .stats import Tally
 
 CHUNK = 1000
 MAX_WARM_UP = 120  # months
+MAX_REPLICATES = 200
+INTERVAL = 0.9  # the replicate interval the summary gives (5th to 95th percentile)
 SHARD_PREFIX = "cinflow-sim-"
 # Workers are forked where the platform can (they inherit the parent's
 # context); anywhere else they are spawned and build their own.
@@ -76,6 +78,9 @@ class Parameters:
     # Months simulated before the window, so that it opens on a realistic
     # caseload; what happens in them is stored but not counted.
     warm_up: int = 0
+    # Seeds run: seed, seed + 1, ...; the first replicate's cases are stored,
+    # every replicate is counted (the summary gives medians and intervals).
+    replicates: int = 1
 
     @property
     def end(self) -> date:
@@ -108,17 +113,26 @@ class Stopped(KeyboardInterrupt):
 
 
 class _Context:
-    """Everything a worker needs, built once per process."""
+    """Everything a worker needs, built once per process (per seed, for
+    replicates: :meth:`for_seed`)."""
 
-    def __init__(self, params: Parameters, registry):
+    def __init__(self, params: Parameters, registry, calibration=None):
         self.params = params
         self.registry = registry
-        self.calibration = load_calibration(params.calibration)
+        self.calibration = calibration or load_calibration(params.calibration)
         self.generator = Generator(params.seed)
         self.cohort = Cohort(self.calibration, self.generator, params.start, params.months, params.referrals,
                              params.warm_up)
         self.practitioners: dict[str, Practitioner] = {}
         self.prefixes = case_prefixes(params.authorities)
+        self.replicas: dict[int, _Context] = {params.seed: self}
+
+    def for_seed(self, seed: int) -> "_Context":
+        """The same run with another seed (a replicate), made on first use."""
+        ctx = self.replicas.get(seed)
+        if ctx is None:
+            ctx = self.replicas[seed] = _Context(evolve(self.params, seed=seed), self.registry, self.calibration)
+        return ctx
 
     def practitioner(self, authority: str) -> Practitioner:
         pr = self.practitioners.get(authority)
@@ -144,10 +158,11 @@ def case_prefixes(authorities) -> dict[str, str]:
 
 
 def _run_chunk(job):
-    """Run one chunk; write its rows to a shard file of its own (so rows are
-    never pickled between processes) and return the shard and the tally."""
-    authority, lo, hi, shard = job
-    ctx = _CONTEXT
+    """Run one chunk.  A stored chunk writes its rows to a shard file of its
+    own (so rows are never pickled between processes); a replicate's chunk
+    (no shard) only counts.  Returns the shard and the tally."""
+    seed, authority, lo, hi, shard = job
+    ctx = _CONTEXT.for_seed(seed)
     prefix = ctx.prefixes[authority]
     pr = ctx.practitioner(authority)
     last_day = ctx.params.end - timedelta(days=1)
@@ -156,9 +171,16 @@ def _run_chunk(job):
     for i in range(lo, hi):
         case = pr.run(ctx.cohort[i], f"{prefix}-{i:07d}")
         tally.add_case(case, last_day, ctx.params.start)
-        cases.append(case_row(case))
-        events.extend(event_rows(case))
-        deadlines.extend(deadline_rows(case))
+        if shard is not None:
+            cases.append(case_row(case))
+            events.extend(event_rows(case))
+            deadlines.extend(deadline_rows(case))
+    if shard is not None:
+        _write_shard(shard, cases, events, deadlines)
+    return seed, authority, hi - lo, shard, tally
+
+
+def _write_shard(shard: str, cases, events, deadlines) -> None:
     conn = sqlite3.connect(shard, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
@@ -170,7 +192,6 @@ def _run_chunk(job):
         conn.execute("COMMIT")
     finally:
         conn.close()
-    return authority, hi - lo, shard, tally
 
 
 def _summary(params: Parameters, calibration: str, summaries: dict[str, dict]) -> dict:
@@ -190,7 +211,11 @@ def planned_cases(params: Parameters) -> int:
     """How many cases the run will store (every authority, warm-up included)."""
     cohort = Cohort(load_calibration(params.calibration), Generator(params.seed), params.start, params.months,
                     params.referrals, params.warm_up)
-    return len(cohort) * len(params.authorities)
+    return len(cohort) * len(params.authorities) * params.replicates
+
+
+def seeds(params: Parameters) -> list[int]:
+    return [params.seed + k for k in range(params.replicates)]
 
 
 def default_warm_up(calibration) -> int:
@@ -209,6 +234,8 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
         raise InputError("--months must be between 1 and 120")
     if not 0 <= params.warm_up <= MAX_WARM_UP:
         raise InputError(f"--warm-up must be between 0 and {MAX_WARM_UP} months")
+    if not 1 <= params.replicates <= MAX_REPLICATES:
+        raise InputError(f"--replicates must be between 1 and {MAX_REPLICATES}")
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
@@ -229,7 +256,8 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
     conn = store.db.conn
     calibration = _CONTEXT.calibration.name
     tallies = {a: Tally() for a in params.authorities}
-    summaries = {a: t.summary() for a, t in tallies.items()}
+    summaries = {a: t.summary(_CONTEXT.calibration, params.months) for a, t in tallies.items()}
+    replicate_tallies = {(seed, a): Tally() for seed in seeds(params)[1:] for a in params.authorities}
     # The run is on record before any case is: unfinished until the last write.
     # Checked and claimed in one write transaction, so two simulations started
     # on one new database at once cannot both run into it.
@@ -250,16 +278,15 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
         # is rebuilt in one sorted pass at the end (also after a failure).
         conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
         with _shard_folder(folder) as shards:
-            size = len(_CONTEXT.cohort)  # the window's referrals, then the warm-up's
-            jobs = [(a, lo, min(lo + CHUNK, size), str(shards / f"{k}.db"))
-                    for k, (a, lo) in enumerate((a, lo) for a in params.authorities
-                                                for lo in range(0, size, CHUNK))]
-            with _results(jobs, workers, params) as results:
-                for authority, n, shard, tally in results:
-                    tallies[authority].merge(tally)
-                    summaries[authority] = tallies[authority].summary()
-                    _copy_shard(conn, shard, run, _summary(params, calibration, summaries))
-                    Path(shard).unlink()
+            with _results(_jobs(params, shards), workers, params) as results:
+                for seed, authority, n, shard, tally in results:
+                    if shard is None:  # a further replicate: counted only
+                        replicate_tallies[(seed, authority)].merge(tally)
+                    else:
+                        tallies[authority].merge(tally)
+                        summaries[authority] = tallies[authority].summary(_CONTEXT.calibration, params.months)
+                        _copy_shard(conn, shard, run, _summary(params, calibration, summaries))
+                        Path(shard).unlink()
                     if progress is not None:
                         progress(n)
         loaded = True
@@ -273,11 +300,39 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
                 raise
             # after a failure, what failed is the news; the index is rebuilt where it can be
     summary = _summary(params, calibration, summaries)
+    if params.replicates > 1:
+        summary["replicates"] = _replicates(params, summaries, replicate_tallies)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("UPDATE simulations SET summary = ?, finished = 1 WHERE id = ?",
                  [json.dumps(summary, sort_keys=True), run])
     conn.execute("COMMIT")
     return summary
+
+
+def _jobs(params: Parameters, shards: Path) -> list[tuple]:
+    """(seed, authority, first, last, shard) for every chunk: the stored
+    replicate's chunks (each with its shard file), then the other
+    replicates' (no shard: counted, not stored)."""
+    size = len(_CONTEXT.cohort)  # the window's referrals, then the warm-up's
+    jobs = []
+    for k, seed in enumerate(seeds(params)):
+        for a in params.authorities:
+            for lo in range(0, size, CHUNK):
+                shard = str(shards / f"{len(jobs)}.db") if k == 0 else None
+                jobs.append((seed, a, lo, min(lo + CHUNK, size), shard))
+    return jobs
+
+
+def _replicates(params: Parameters, stored: dict[str, dict], tallies: dict) -> dict:
+    """Median and interval of each figure over the replicates, per authority."""
+    from .stats import figures, intervals
+
+    out = {}
+    for a in params.authorities:
+        runs = [figures(stored[a])] + [figures(tallies[(seed, a)].summary(_CONTEXT.calibration, params.months)) for seed in seeds(params)[1:]]
+        out[a] = intervals(runs, INTERVAL)
+    return {"n": params.replicates, "seeds": seeds(params), "interval": INTERVAL, "stored_seed": params.seed,
+            "figures": out}
 
 
 def _copy_shard(conn, shard: str, run: int, summary: dict) -> None:
