@@ -131,7 +131,9 @@ class Figure:
     source: str
     # context: shown beside the others but not judged (the model lacks what
     # the figure counts; its note says what)
-    kind: Literal["emergent", "consistency", "context"]
+    # fitted: judged, but a calibration assumption was fitted to reproduce it
+    # (the calibration file says which), so it is no independent test
+    kind: Literal["emergent", "fitted", "consistency", "context"]
     tolerance: Tolerance
     status: str = "DfE"
     note: str = ""
@@ -416,7 +418,7 @@ def as_json(rows: list[Row]) -> dict:
         return {"in_band": sum(r.within is True for r in mine), "outside": sum(r.within is False for r in mine),
                 "skipped": sum(r.within is None for r in mine)}
 
-    return {"figures": [attrs.asdict(r) for r in rows], "emergent": tally("emergent"),
+    return {"figures": [attrs.asdict(r) for r in rows], "emergent": tally("emergent"), "fitted": tally("fitted"),
             "consistency": tally("consistency")}
 
 
