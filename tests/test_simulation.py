@@ -272,3 +272,27 @@ def test_report_of_a_database_without_a_simulation_is_one_line(tmp_path, capsys)
     Store(db, REGISTRY).close()
     code, _, err = run(["report", str(db), "--html", str(tmp_path / "r.html")], capsys)
     assert code == 2 and "holds no simulation" in err
+
+
+def test_replicates_give_the_same_database_and_intervals_whatever_the_workers(tmp_path, capsys):
+    outs, dumps = [], []
+    for workers in (1, 2):
+        db = tmp_path / f"r{workers}.db"
+        code, out, _ = run(["simulate", "--authority", "kent", "--authority", "wirral", "--referrals", "700",
+                            "--warm-up", "12", "--replicates", "3", "--seed", "4", "--db", str(db), "--workers",
+                            str(workers), "--quiet", "--format", "json"], capsys)
+        assert code == 0
+        doc = json.loads(out)
+        doc.pop("seconds")
+        outs.append(json.dumps(doc, sort_keys=True))
+        dumps.append(dump(db))
+    assert outs[0] == outs[1] and dumps[0] == dumps[1]
+    r = doc["replicates"]
+    assert r["n"] == 3 and r["seeds"] == [4, 5, 6] and r["stored_seed"] == 4 and r["interval"] == 0.9
+    # Only the first seed's cases are stored: the window's referrals of each authority once.
+    assert sum(a["referred_in_window"] for a in doc["authorities"].values()) == 2 * 700
+    for a in ("kent", "wirral"):
+        reviews = r["figures"][a]["workload_total.reviews"]
+        assert reviews["low"] <= reviews["median"] <= reviews["high"]
+        # Different seeds, different children: the interval has width.
+        assert reviews["low"] < reviews["high"]
