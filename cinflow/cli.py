@@ -378,7 +378,7 @@ def plugins(fmt):
 @click.option("--authority", "authorities", multiple=True, required=True, metavar="ID",
               help="A policy to run the cohort through (repeat for side by side; any installed id).")
 @click.option("--referrals", type=click.IntRange(1, 10_000_000), default=10000, show_default=True,
-              help="Referrals in the cohort (England had 632,830 in 2024-25).")
+              help="Referrals in the window (England had 632,830 in 2024-25); a warm-up adds its own.")
 @click.option("--start", callback=_date, default="2026-04-01", show_default=True, help="First day of the window.")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="Length of the window.")
 @click.option("--warm-up", "warm_up", type=click.IntRange(0, 120), default=None, metavar="MONTHS",
@@ -432,6 +432,8 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
                         str(calibration) if calibration else None, warm_up, replicates)
     workers = workers or os.cpu_count() or 1
     registry = _registry()
+    for authority in params.authorities:
+        registry[authority]  # an unknown id fails here, before the progress bar
     total = planned_cases(params)
     if quiet:
         summary = run_simulation(params, db, registry, workers)
@@ -450,7 +452,9 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
         return
     console = _console()
     w = summary["window"]
-    console.print(f"[bold]{summary['cases']:,} cases[/bold] in the window {w['start']} to {w['end']} (exclusive), "
+    each = (f" ({len(params.authorities)} authorities, the same children under each)"
+            if len(params.authorities) > 1 else "")
+    console.print(f"[bold]{summary['cases']:,} cases[/bold]{each} in the window {w['start']} to {w['end']} (exclusive), "
                   f"{summary['events']:,} events, {summary['deadlines']:,} deadlines; "
                   f"calibration: {summary['calibration']}; stored in {db}")
     if w["warm_up_months"]:
@@ -461,9 +465,11 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
         console.print("No warm-up: the window opens with no cases, so early months understate the caseload.")
     if "replicates" in summary:
         r = summary["replicates"]
-        console.print(f"Replicates: {r['n']} seeds ({r['seeds'][0]} to {r['seeds'][-1]}); the tables give figures "
-                      f"that vary as median [{r['interval']:.0%} interval], the rest are seed {r['stored_seed']}'s, "
-                      "whose cases are stored.")
+        console.print(f"Replicates: {r['n']} seeds ({r['seeds'][0]} to {r['seeds'][-1]}). Tables that say 'medians "
+                      f"[{r['interval']:.0%} interval]' use every seed; the other tables, and the stored cases, are "
+                      f"seed {r['stored_seed']}'s. Every figure's interval is in --csv's replicates.csv and in "
+                      "--format json." + (" With so few replicates an interval is only a rough range." if r["n"] < 10
+                                          else ""))
     for table in tables(summary):
         console.print()
         console.print(table)
@@ -536,6 +542,11 @@ def validate(ctx, calibration, figures, scale, seed, authority, warm_up, year, d
     workers = workers or os.cpu_count() or 1
     registry = _registry()
     registry[authority]  # an unknown id fails here, before simulating
+    if db is not None and not db.resolve().parent.is_dir():
+        raise InputError(f"--db {db}: no such folder {db.resolve().parent}")
+    if round(cal.referrals.per_year.value * scale) < 1:
+        raise InputError(f"--scale {scale:g} leaves no referrals ({cal.name} has "
+                         f"{cal.referrals.per_year.value:,.0f} a year)")
     with tempfile.TemporaryDirectory(prefix="cinflow-validate-") as tmp:
         path = db or Path(tmp) / "country.db"
         kwargs = dict(calibration=calibration, scale=scale, seed=seed, authority=authority, workers=workers,
@@ -562,12 +573,24 @@ def validate(ctx, calibration, figures, scale, seed, authority, warm_up, year, d
                     "authority": authority, "warm_up_months": warm_up})
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
+        from .simulation.validation import REFERENCE_SCALE, SMALLEST_READ, smoke_test, widening
+
+        factor = widen if widen is not None else widening(scale)
         console = _console()
         console.print(f"{cal.name} simulated under '{authority}' at scale {scale:.4g} (seed {seed}, warm-up "
                       f"{warm_up} months), census year counted and scaled up; compared with {published.name}.")
+        if factor != 1:
+            console.print(f"Bands are set for a run at 1/{1 / REFERENCE_SCALE:.0f}; at this scale they are "
+                          f"{factor:.2f} times as wide (sampling noise; --widen to choose).")
+        if smoke_test(scale):
+            console.print(f"[bold]Warning:[/bold] a run smaller than 1/{1 / SMALLEST_READ:.0f} is a smoke test: "
+                          "many small counts miss by chance. Read validation at 1/20.")
         console.print(render_table(rows))
+        console.print("Kinds: emergent = not fed to the simulator (the validation); fitted = a calibration "
+                      "assumption was fitted to it (judged, no independent test); consistency = follows from "
+                      "the inputs; context = shown, not judged (the row's note, in --format json, says why).")
         judged = [r for r in rows if r.within is not None]
-        console.print(f"{len(judged) - len(outside)} of {len(judged)} figures in band"
+        console.print(f"{len(judged) - len(outside)} of {len(judged)} judged figures in band"
                       + (f"; outside: {', '.join(r.id for r in outside)}" if outside else "") + ".")
     ctx.exit(3 if outside else 0)
 

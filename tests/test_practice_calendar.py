@@ -185,16 +185,17 @@ def test_a_slip_on_a_working_day_deadline_is_in_working_days(due, slip, expected
 
 
 @pytest.mark.parametrize("due, slip, expected", [
-    (THU_24_DEC_2026, 1, TUE_29_DEC_2026),  # Christmas Day, moved on
-    (THU_24_DEC_2026, 3, TUE_29_DEC_2026),  # Sunday, moved on
-    (THU_24_DEC_2026, 5, TUE_29_DEC_2026),
-    (THU_24_DEC_2026, 6, date(2026, 12, 30)),
-    (TUE_29_DEC_2026, -1, TUE_29_DEC_2026),  # Monday 28th is Boxing Day's substitute: moved on to the 29th
-    (TUE_29_DEC_2026, -5, THU_24_DEC_2026),
-    (TUE_30_MAR_2027, -4, TUE_30_MAR_2027),  # Good Friday, moved on past Easter
-    (TUE_30_MAR_2027, -5, THU_25_MAR_2027),
+    # A slip of n calendar days is applied as the round(5n/7) working days it spans.
+    (THU_24_DEC_2026, 1, TUE_29_DEC_2026),  # 1 working day: over Christmas and Boxing Day's substitute
+    (THU_24_DEC_2026, 3, date(2026, 12, 30)),  # 2
+    (THU_24_DEC_2026, 5, date(2027, 1, 4)),  # 4: Friday 1 January is New Year's Day
+    (THU_24_DEC_2026, 6, date(2027, 1, 4)),  # still 4
+    (TUE_29_DEC_2026, -1, THU_24_DEC_2026),  # 1 back: Monday 28th (substitute), 27th-25th are off
+    (TUE_29_DEC_2026, -5, date(2026, 12, 21)),  # 4 back
+    (TUE_30_MAR_2027, -4, date(2027, 3, 23)),  # 3 back: over Easter Monday and Good Friday
+    (TUE_30_MAR_2027, -5, date(2027, 3, 22)),  # 4 back
 ])
-def test_a_slip_on_a_calendar_deadline_is_in_days_then_to_a_working_day(due, slip, expected):
+def test_a_slip_on_a_calendar_deadline_is_applied_as_the_working_days_it_spans(due, slip, expected):
     run = case_run()
     assert "kent.visit_interval" not in run.pr.working_day_rules  # kent's visits are due in weeks
     assert run.slipped(deadline("kent.visit_interval", due), slip) == expected
@@ -358,6 +359,11 @@ def test_practitioners_work_on_working_days_only(cohort_runs, pid):
     # Own-dated events keep their dates, weekends and holidays included.
     assert own_off["eighteenth_birthday"] > 0
     assert set(own_off) <= OWN_DATED - {"referral_received"}
+    # Work spreads over the week: no weekday holds half as much again as another (moving every weekend
+    # date to the next working day once gave Mondays three times a Wednesday's visits).
+    weekdays = Counter(h.date.weekday() for case in runs[pid] for h in case.history
+                       if h.accepted and h.event in ("visit", "cin_meeting", "minutes_circulated"))
+    assert set(weekdays) == {0, 1, 2, 3, 4} and max(weekdays.values()) < 1.5 * min(weekdays.values()), weekdays
 
 
 def test_same_seed_same_cases_in_any_order():

@@ -171,7 +171,11 @@ def test_workload_panels_each_have_their_own_scale(sim):
     assert spec["resolve"]["scale"]["y"] == "independent"
     assert spec["facet"]["field"] == "activity"
     panels = spec["facet"]["sort"]
-    assert panels[:6] == list(R.WORKLOAD_ACTIVITIES) and len(panels) == len(set(panels))
+    # the six activities first (a panel all zeros is left out, and the caption says so)
+    six = [a for a in R.WORKLOAD_ACTIVITIES if a in panels]
+    assert panels[:len(six)] == six and len(panels) == len(set(panels))
+    assert all(f"{a} " in fig["caption"] or f"{a} (" in fig["caption"] for a in R.WORKLOAD_ACTIVITIES
+               if a not in panels)
     line = spec["spec"]["layer"][-1]
     assert line["encoding"]["x"]["type"] == "temporal" and line["encoding"]["color"]["field"] == "authority"
     months = {d["month_label"] for d in spec["data"]["values"]}
@@ -255,7 +259,8 @@ def test_the_timeline_gives_a_refusal_its_own_lane_with_its_rule_and_citation(si
         assert r["lane"] == "refused" and r["rules"] and r["rules"] in r["label"] and r["rules"].split(", ")[0] in r["aria"]
         assert r["citation"]  # the installed policy's citation
     y = fig["spec"]["layer"][0]["encoding"]["y"]
-    assert y["field"] == "row" and y["scale"]["domain"][:2] == ["state", "events"]
+    # the state lane (with, below it, a row for the names of states too short to name in their bands), then events
+    assert y["field"] == "row" and [r for r in y["scale"]["domain"] if R.SUBLANE not in r][:2] == ["state", "events"]
     x = fig["spec"]["layer"][1]["encoding"]["x"]
     assert x["type"] == "temporal" and x["scale"]["type"] == "utc"
     deadlines = [r for r in rows if r["kind"] == "deadline"]
@@ -435,3 +440,147 @@ def test_the_page_asks_for_nothing_from_the_network(sim, refused_case, tmp_path)
                       encoding="utf-8")
     body = re.search(r"<body[^>]*>", draw(canary, tmp_path)).group(0)
     assert "fetch https://example.invalid/x" in html.unescape(body) and "y.png" in body, body
+
+
+# -- readability: ticks, legends, empty panels, wording, the case timeline ----------------
+
+def test_quantitative_and_date_axes_drop_labels_that_would_overlap(sim, refused_case):
+    for kind in ("axisQuantitative", "axisTemporal"):
+        assert R.CONFIG[kind]["labelOverlap"] and R.CONFIG[kind]["labelSeparation"] >= 8
+    assert R.CONFIG["axisQuantitative"]["tickCount"] <= 5
+    db, _ = sim
+    summary, _, case = load(db, refused_case)
+    axis = R.timeline_figure(case, summary)["spec"]["layer"][1]["encoding"]["x"]["axis"]
+    assert axis["labelOverlap"] and axis["tickCount"] <= 6
+
+
+def test_the_workload_chart_has_one_legend_and_no_flat_zero_panel(sim):
+    _, summary = sim
+    s = copy.deepcopy(summary)
+    for auth in s["authorities"].values():
+        for month in auth["workload"].values():
+            month["activity"]["reviews chaired by an IRO"] = 0
+    fig = R.workload_figure(s)
+    line = fig["spec"]["spec"]["layer"][-1]["encoding"]
+    assert line["strokeDash"]["legend"] is None and line["shape"]["legend"] is None and "legend" not in line["color"]
+    assert "reviews chaired by an IRO" not in fig["spec"]["facet"]["sort"]
+    assert "None in this run" in fig["caption"] and "reviews chaired by an IRO" in fig["caption"]
+    assert any(r[1] == "reviews chaired by an IRO" for r in fig["table"]["rows"])  # still in the table
+
+
+def test_intervals_are_rounded_to_the_figures_precision_and_the_title_names_every_seed(enriched_db):
+    assert R.interval_text({"median": 103, "low": 91.3, "high": 107.5}, True) == "103 [91–108]"
+    assert R.interval_text({"median": 6.1, "low": 5.4, "high": 6.9}) == "6.1 [5.4–6.9]"
+    summary, flow, _ = load(enriched_db)
+    s = copy.deepcopy(summary)
+    s["replicates"]["figures"]["kent"]["plans_open_at_end"] = {"median": 103, "low": 91.3, "high": 107.5}
+    key = figures(R.page(s, flow, None))["key-figures"]["spec"]["data"]["values"]
+    assert [d["label"] for d in key if d["measure"] == "plans open at the end" and d["authority"] == "kent"] == [
+        "103 [91–108]"]
+    pads = [d for d in key if d.get("pad")]
+    assert all(d["value"] > 0 for d in pads)  # room for a label beside its bar
+    assert R.seed_text(s) == "seeds 1–5, cases of seed 1" and R.seed_text({"parameters": {"seed": 4}}) == "seed 4"
+    page = R.render(s, flow, None, 1)
+    assert "seeds 1–5, cases of seed 1" in page.split("</title>")[0]
+    hours = [d["label"] for d in figures(R.page(s, flow, None))["workforce"]["spec"]["data"]["values"]
+             if d["measure"] == "hours"]
+    assert hours and all(re.fullmatch(r"[\d,]+( \[[\d,]+–[\d,]+\])?", h) for h in hours)  # whole hours
+    section = next(x for x in R.page(s, flow, None)["sections"] if x["id"] == "workforce-section")
+    assert "minutes per activity" not in section["intro"] and "hours per activity" in section["intro"]
+
+
+def test_the_cohort_flow_uses_words_and_counts_cases_still_at_referral(sim):
+    db, summary = sim
+    with Store(db, read_only=True) as store:
+        flow = R.cohort_flow(store, summary.get("window"))
+        waiting = next(store.db.query("SELECT count(*) AS n FROM cases WHERE state = 'referral'"))["n"]
+    assert sum(f.get("referral|referral", 0) for f in flow.values()) == waiting
+    fake = {"kent": {"initial_cin|transfer_out": 3, "referral|referral": 2}}
+    spec = R.flow_figure({"authorities": {"kent": {}}}, fake)["spec"]
+    cols = spec["spec"]["layer"][0]["encoding"]["x"]["sort"]
+    rows = spec["spec"]["layer"][0]["encoding"]["y"]["sort"]
+    assert cols == ["transfer out", "still at referral", "all end states"]
+    assert rows == ["initial CIN meeting due", "no step yet", "all first steps"]
+    assert not any("_" in str(d["step"]) + str(d["final"]) for d in spec["data"]["values"])
+    total = [d for d in spec["data"]["values"] if d["step"] == "all first steps" and d["final"] == "all end states"]
+    assert total[0]["n"] == 5
+
+
+def synthetic_case():
+    ev = lambda day, event, a, b, ok=True: {"date": day, "event": event, "accepted": ok, "from": a, "to": b,
+                                            "detail": {}, "reasons": [], "refusals": [], "exceptions": [],
+                                            "advice": []}
+    return {"id": "t-1", "authority": "kent", "state": "closed", "provenance": "simulated", "citations": {},
+            "events": [ev("2026-05-01", "referral_received", "new", "referral"),
+                       ev("2026-05-03", "consent_given", "referral", "assessment"),
+                       ev("2026-06-20", "assessment_completed", "assessment", "initial_cin"),
+                       ev("2026-06-22", "cin_meeting", "initial_cin", "closed"),
+                       ev("2026-06-30", "minutes_circulated", "closed", "closed")],
+            "deadlines": [{"name": "assessment_update", "opened": "2026-06-20", "due": "2026-12-20", "met": None,
+                           "ended": "2026-06-22", "rule": None, "source": None},
+                          {"name": "assessment", "opened": "2026-05-01", "due": "2026-07-01", "met": "2026-06-20",
+                           "ended": None, "rule": None, "source": None}]}
+
+
+def test_the_timeline_fills_its_width_with_the_cases_life_and_names_every_state():
+    summary = {"window": {"start": "2026-04-01", "end": "2027-04-01"}, "authorities": {}}
+    fig = R.timeline_figure(synthetic_case(), summary)
+    rows = fig["spec"]["data"]["values"]
+    lo, hi = fig["spec"]["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    assert lo <= R._ms("2026-05-01") and R._ms("2026-06-30") <= hi <= R._ms("2026-08-15")  # not to April 2027
+    assert all(layer["mark"].get("clip") for layer in fig["spec"]["layer"])
+    states = [r for r in rows if r["kind"] == "state"]
+    named = {r["start"] for r in rows if r["kind"] == "statelabel"}
+    assert len(states) == 4 and all(r["label"] or r["start"] in named for r in states)  # no unnamed box
+    assert {r["label"] for r in rows if r["kind"] in ("state", "statelabel") and r["label"]} >= {
+        "referral", "assessment", "initial CIN meeting due", "closed"}
+    cancelled = [r for r in rows if r["kind"] == "deadline" and r["status"] == "cancelled"]
+    assert len(cancelled) == 1 and cancelled[0]["label"] == "cancelled" and "cancelled" in cancelled[0]["aria"]
+    assert cancelled[0]["end"] == R._ms("2026-06-23")  # the day after it ended, not its due date
+    layers = [layer for layer in fig["spec"]["layer"] if "cancelled'" in layer["transform"][0]["filter"]
+              and "===" in layer["transform"][0]["filter"].split("status")[-1]]
+    assert {layer["mark"]["type"] for layer in layers} == {"bar", "text"}
+    assert [layer["mark"].get("strokeDash") for layer in layers if layer["mark"]["type"] == "bar"] != [None]
+    assert "its state at the end: closed" in fig["caption"] and "in closed at the end" not in fig["caption"]
+
+
+# Run after the charts are drawn: for every chart, the axis labels (per axis)
+# whose boxes overlap, and how many legends it has.
+MEASURE = """<script type="module">const wait = () => { if (!document.body.dataset.charts) return setTimeout(wait, 50);
+  const out = {};
+  document.querySelectorAll(".chart").forEach((chart) => {
+    const bad = [];
+    chart.querySelectorAll("g.role-axis").forEach((axis) => {
+      const boxes = Array.from(axis.querySelectorAll(".role-axis-label text")).filter((t) => t.textContent)
+        .map((t) => [t.textContent, t.getBoundingClientRect()]);
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i][1], b = boxes[j][1];
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+          bad.push(boxes[i][0] + " / " + boxes[j][0]);
+      }
+    });
+    out[chart.id] = {overlaps: bad, legends: chart.querySelectorAll("g.role-legend").length};
+  });
+  document.body.setAttribute("data-measured", JSON.stringify(out)); }; wait();</script>"""
+
+
+@pytest.mark.oracle
+def test_chromium_draws_no_overlapping_axis_labels_and_one_legend_per_chart(enriched_db, refused_case, tmp_path):
+    out = tmp_path / "report.html"
+    R.write_report(enriched_db, out, refused_case)
+    head, tail = out.read_text(encoding="utf-8").rsplit("</body>", 1)
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", head, count=1) + MEASURE + "</body>" + tail
+    probe = tmp_path / "probe.html"
+    probe.write_text(page, encoding="utf-8")
+    dom = draw(probe, tmp_path)
+    measured = json.loads(html.unescape(re.search(r'data-measured="([^"]*)"', dom).group(1)))
+    assert set(measured) == expected(enriched_db, refused_case)
+    for chart_id, m in measured.items():
+        assert m["overlaps"] == [], (chart_id, m["overlaps"])
+        assert m["legends"] <= 1, (chart_id, m["legends"])
+    timeline = charts(dom)["timeline"]
+    with Store(enriched_db, read_only=True) as store:
+        n = next(store.db.query("SELECT count(*) AS n FROM deadlines WHERE case_id = ? AND met_on IS NULL "
+                                "AND ended_on IS NOT NULL AND ended_on < due", [refused_case]))["n"]
+    if n:  # a cancelled deadline is drawn with its word
+        assert re.search(r'aria-label="[^"]*: cancelled', timeline) and ">cancelled<" in timeline

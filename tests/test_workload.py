@@ -194,7 +194,7 @@ def test_tallies_of_different_windows_do_not_merge():
 def test_the_shipped_table_labels_every_figure():
     cal = load_calibration()
     w = cal.workload
-    assert w.fte_hours_per_year.value == 1550 and w.counted_share.value == 0.35
+    assert w.fte_hours_per_year.value == 1550 and w.counted_share.value == 0.5
     for item in (w.hours, w.fte_hours_per_year, w.counted_share):
         assert item.source.startswith(("assumption:", "assumption fitted to "))
     assert cal.benchmarks.caseload_per_fte.value == 15.2 and cal.benchmarks.caseload_per_fte.source.startswith("S10")
@@ -208,7 +208,7 @@ def test_the_shipped_table_labels_every_figure():
     ("manager_decision: {decision_maker: 0.5}", "manager_decision: {chair: 0.5}",
      "workload.hours.manager_decision: unknown role 'chair' (known: decision_maker or social_worker"),
     ("    value: 1550", "    value: 0", "workload.fte_hours_per_year: 0 is not a number of hours above 0"),
-    ("    value: 0.35\n", "    value: 1.5\n", "workload.counted_share: 1.5 is not a share above 0 and at most 1"),
+    ("    value: 0.5\n", "    value: 1.5\n", "workload.counted_share: 1.5 is not a share above 0 and at most 1"),
     ("    value: 15.2", "    value: -3", "benchmarks.caseload_per_fte: -3 is not a positive number"),
 ])
 def test_a_bad_workload_section_is_one_line_naming_the_field(tmp_path, old, new, message):

@@ -169,15 +169,23 @@ class _CaseRun:
     def slipped(self, d, slip: int) -> date:
         """Deadline ``d`` met ``slip`` days from its due date (negative: early), on
         a working day, never before today or the deadline opened.  The slip is
-        in working days where the deadline is counted in them, else in
-        calendar days.  Early is never the day the deadline opened, but at the
+        in working days where the deadline is counted in them, else drawn in
+        calendar days and applied as the working days it spans.  Early is never the day the deadline opened, but at the
         soonest the working day after: a visit every 10 working days slipped
         10 early would otherwise fall on the day of the visit that opened it,
         opening the same occurrence again, for ever."""
+        wd = self.pr.wd
         if d.rule in self.pr.working_day_rules:
-            day = shift_working_days(d.due, slip, self.pr.wd)
+            day = shift_working_days(d.due, slip, wd)
         else:
-            day = d.due + timedelta(days=slip)
+            # A slip of so many calendar days spans about 5/7 as many working
+            # days: applied as those, from the working day nearest the due
+            # date, a week's work spreads over the week (moving a weekend
+            # date to the next working day piled visits up on Mondays).
+            due = d.due
+            if not wd.is_working_day(due):
+                due = shift_working_days(due, -1, wd) if slip <= 0 else wd.add(due, 1)
+            day = shift_working_days(due, round(slip * 5 / 7), wd)
         earliest = self.later(d.opened_on, 1) if slip < 0 else d.opened_on
         return self.workday(max(self.today, earliest, day))
 

@@ -54,10 +54,16 @@ ROLE_KINDS = (("visits: ", "visits"), ("chaired initial: ", "chaired initial mee
 KEY_FIGURES = (("cases", "cases"), ("referred_in_window", "referred in the window"),
                ("open_at_window_start", "open at the window's start"), ("plans_open_at_start", "plans open at the start"),
                ("plans_open_at_end", "plans open at the end"), ("events", "events"), ("deadlines", "deadlines"))
+ENDED_STATES = ("closed", "stepped_down", "transferred")  # a case in one of these is over
 LANES = ("state", "events", "refused", "exceptions used", "advice")
 SUBLANE = "\u200b"  # zero-width space: a lane's extra rows are its name and one or more of these
 CONFIG = {"font": "system-ui, -apple-system, 'Segoe UI', sans-serif", "view": {"stroke": "#e3e6ea"},
+          # Labels never run into each other: Vega drops a label that would come closer than
+          # labelSeparation to its neighbour ("greedy"), and quantitative axes get few ticks.
+          # (names on a nominal axis are never dropped: those charts size their bands to fit them)
           "axis": {"labelFontSize": 11, "titleFontSize": 11, "labelColor": "#1d2330", "titleColor": "#1d2330"},
+          "axisQuantitative": {"tickCount": 4, "labelOverlap": "greedy", "labelSeparation": 8},
+          "axisTemporal": {"labelOverlap": "greedy", "labelSeparation": 10},
           "header": {"labelFontSize": 12, "titleFontSize": 12, "labelFontWeight": "bold"},
           "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "top"}}
 
@@ -84,9 +90,11 @@ def _flow_filter(window: dict | None) -> tuple[str, list]:
 
 
 def cohort_flow(store: Store, window: dict | None = None) -> dict:
-    """Per authority: (first step after referral, state at the end) -> cases.
-    With a ``window`` ({"start", "end"}), only first steps taken in it count
-    (a warm-up's cases are stored, not counted)."""
+    """Per authority: (first step after referral, state at the end) -> cases,
+    and (``referral``, ``referral``) for the cases referred that took no step
+    (still at referral at the end).  With a ``window`` ({"start", "end"}),
+    only first steps taken, and referrals made, in it count (a warm-up's cases
+    are stored, not counted)."""
     where, args = _flow_filter(window)
     flow: dict[str, dict[str, int]] = {}
     for r in store.db.query(
@@ -96,6 +104,16 @@ def cohort_flow(store: Store, window: dict | None = None) -> dict:
            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", args
     ):
         flow.setdefault(r["authority"], {})[f"{r['step']}|{r['final']}"] = r["n"]
+    for r in store.db.query(
+        f"""SELECT c.authority AS authority, count(DISTINCT c.id) AS n FROM cases c JOIN events e ON e.case_id = c.id
+           WHERE c.state = 'referral' AND e.to_state = 'referral' AND IFNULL(e.from_state, '') != 'referral'
+           AND e.accepted = 1{where}
+           AND NOT EXISTS (SELECT 1 FROM events s WHERE s.case_id = c.id AND s.from_state = 'referral'
+                           AND s.accepted = 1 AND s.to_state != 'referral')
+           GROUP BY 1 ORDER BY 1""", args
+    ):
+        if r["n"]:
+            flow.setdefault(r["authority"], {})["referral|referral"] = r["n"]
     return flow
 
 
@@ -104,8 +122,10 @@ def recorded_in_flow(store: Store, window: dict | None = None) -> int:
     where, args = _flow_filter(window)
     return next(store.db.query(
         f"""SELECT count(DISTINCT c.id) AS n FROM cases c JOIN events e ON e.case_id = c.id
-           WHERE e.from_state = 'referral' AND e.accepted = 1 AND e.to_state != 'referral'
-           AND c.provenance != 'simulated'{where}""", args))["n"]
+           WHERE e.accepted = 1 AND c.provenance != 'simulated'
+           AND ((e.from_state = 'referral' AND e.to_state != 'referral')
+                OR (c.state = 'referral' AND e.to_state = 'referral' AND IFNULL(e.from_state, '') != 'referral')){where}""",
+        args))["n"]
 
 
 def _free_text(event: str, name: str) -> bool:
@@ -282,13 +302,42 @@ def replicate(summary: dict, authority: str, key: str) -> dict | None:
         else None
 
 
-def interval_text(iv: dict) -> str:
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def interval_text(iv: dict, whole: bool | None = None) -> str:
+    """median [low–high], the bounds at the figure's precision: a count's
+    (``whole``; by default when the median is a whole number) in whole
+    numbers."""
+    if whole is None:
+        whole = float(iv["median"]).is_integer()
+    if whole:
+        return f"{round(iv['median']):,} [{round(iv['low']):,}–{round(iv['high']):,}]"
     return f"{_num(iv['median'])} [{_num(iv['low'])}–{_num(iv['high'])}]"
 
 
-def _value_text(summary: dict, authority: str, key: str, value) -> str:
+def _value_text(summary: dict, authority: str, key: str, value, whole: bool | None = None) -> str:
+    """A figure as text: its replicates' interval where it has one (at the
+    figure's precision: a count, ``whole``, in whole numbers)."""
     iv = replicate(summary, authority, key)
-    return interval_text(iv) if iv else _num(value)
+    if whole is None:
+        whole = True if _whole(value) else None
+    if iv:
+        return interval_text(iv, whole)
+    return f"{round(value):,}" if whole and isinstance(value, (int, float)) else _num(value)
+
+
+# Readable words for the procedure's state ids (any other id: its underscores as spaces).
+STATE_WORDS = {"new": "new", "referral": "referral", "assessment": "assessment", "s47_enquiry": "s47 enquiry",
+               "initial_cin": "initial CIN meeting due", "icpc": "initial child protection conference",
+               "cin_plan": "CIN plan", "child_protection": "child protection", "closed": "closed",
+               "stepped_down": "stepped down", "transferred": "transferred", "transfer_out": "transfer out",
+               "looked_after": "looked after"}
+
+
+def state_words(state) -> str:
+    return STATE_WORDS.get(state, str(state).replace("_", " ")) if state is not None else "-"
 
 
 def shares(counts: dict, keys=PCT_STATUSES) -> dict[str, tuple[float, int]]:
@@ -361,13 +410,14 @@ def key_figures_figure(summary: dict) -> dict:
         for a in auths:
             v = summary["authorities"][a].get(key)
             iv = replicate(summary, a, key)
-            row.append(_value_text(summary, a, key, v))
+            row.append(_value_text(summary, a, key, v, whole=True))
             if v is None and iv is None:
                 continue
             data.append({"measure": label, "authority": a, "value": iv["median"] if iv else v,
                          "low": iv["low"] if iv else None, "high": iv["high"] if iv else None,
-                         "label": interval_text(iv) if iv else _num(v)})
+                         "label": _value_text(summary, a, key, v, whole=True)})
         rows.append(row)
+    _fit_labels(data, "measure", 190)
     y = {"field": "authority", "type": "nominal", "sort": auths, "title": None}
     spec = _spec(
         "Key figures per authority: " + ", ".join(label for _, label in measures)
@@ -377,7 +427,7 @@ def key_figures_figure(summary: dict) -> dict:
          "columns": 4,
          "spec": {"width": 190, "height": {"step": 20},
                   "layer": _bars_with_intervals(data, y, None, {"field": "authority", "type": "nominal", "sort": auths,
-                                                                "legend": None}, None)},
+                                                                "legend": None}, None, SHORT_AXIS)},
          "resolve": {"scale": {"x": "independent"}}})
     return _figure("key-figures", spec,
                    "Bars: each authority's count for the measure named above the panel; every panel has its own scale,"
@@ -514,7 +564,7 @@ def workload_figure(summary: dict) -> dict:
     present = {act for s in summary["authorities"].values() for w in s.get("workload", {}).values()
                for act in w.get("activity", {})}
     activities = [*WORKLOAD_ACTIVITIES, *sorted(present - set(WORKLOAD_ACTIVITIES))]
-    data, rows, banded = [], [], False
+    data, rows, banded, counted = [], [], False, set()
     for m in months:
         for act in activities:
             row = [m, act]
@@ -522,20 +572,28 @@ def workload_figure(summary: dict) -> dict:
                 n = summary["authorities"][a].get("workload", {}).get(m, {}).get("activity", {}).get(act, 0)
                 iv = replicate(summary, a, f"workload.{m}.activity.{act}")
                 banded = banded or iv is not None
+                if n or (iv and iv["high"]):
+                    counted.add(act)
+                text = _value_text(summary, a, f"workload.{m}.activity.{act}", n, whole=True)
                 data.append({"authority": a, "month": _ms(m + "-01"), "month_label": m, "activity": act,
                              "n": iv["median"] if iv else n, "low": iv["low"] if iv else None,
-                             "high": iv["high"] if iv else None, "label": interval_text(iv) if iv else f"{n:,}"})
-                row.append(interval_text(iv) if iv else f"{n:,}")
+                             "high": iv["high"] if iv else None, "label": text})
+                row.append(text)
             rows.append(row)
+    # A panel that would be a flat line at zero is left out, and the caption says so.
+    empty = [act for act in activities if act not in counted]
+    activities = [act for act in activities if act in counted] or activities[:1]
+    data = [d for d in data if d["activity"] in activities]
     x = {"field": "month", "type": "temporal", "scale": {"type": "utc"}, "title": None,
-         "axis": {"format": "%b %Y", "labelAngle": -40, "tickCount": {"interval": "month",
-                                                                                          "step": 2}}}
+         "axis": {"format": "%b %Y", "labelAngle": 0, "labelFlush": False, "tickCount": {"interval": "month",
+                                                                                    "step": 3}}}
     colour = {"field": "authority", "type": "nominal", "sort": auths, "title": "authority"}
     layer = [
         {"mark": {"type": "line", "point": {"size": 24}, "tooltip": True},
          "encoding": {"x": x, "y": {"field": "n", "type": "quantitative", "title": "per month"}, "color": colour,
-                      "strokeDash": {"field": "authority", "type": "nominal", "sort": auths, "title": "authority"},
-                      "shape": {"field": "authority", "type": "nominal", "sort": auths, "title": "authority"},
+                      # one legend (the colour's): the dashes and point shapes tell the lines apart in print
+                      "strokeDash": {"field": "authority", "type": "nominal", "sort": auths, "legend": None},
+                      "shape": {"field": "authority", "type": "nominal", "sort": auths, "legend": None},
                       "tooltip": [{"field": "authority"}, {"field": "activity"}, {"field": "month_label",
                                                                                      "title": "month"},
                                   {"field": "label", "title": "count"}],
@@ -555,7 +613,8 @@ def workload_figure(summary: dict) -> dict:
     return _figure("workload", spec,
                    "One panel per activity, month by month, a line per authority. Each panel has its own vertical "
                    "scale, so read the numbers on its axis: a tall line in one panel may be smaller than a low one in "
-                   "another." + (" The shaded band is the replicates' interval." if banded else ""),
+                   "another." + (" The shaded band is the replicates' interval." if banded else "")
+                   + (f" None in this run, so not drawn: {', '.join(empty)} (zero in every month)." if empty else ""),
                    _table(["month", "activity", *auths], rows))
 
 
@@ -597,9 +656,15 @@ def roles_figure(summary: dict) -> dict:
 
 def flow_figure(summary: dict, flow: dict) -> dict:
     auths = [a for a in summary["authorities"]] + sorted(set(flow) - set(summary["authorities"]))
-    steps = sorted({k.split("|", 1)[0] for f in flow.values() for k in f})
-    finals = sorted({k.split("|", 1)[1] for f in flow.values() for k in f})
+    steps = sorted({k.split("|", 1)[0] for f in flow.values() for k in f}, key=lambda s: (s == "referral", s))
+    finals = sorted({k.split("|", 1)[1] for f in flow.values() for k in f}, key=lambda s: (s == "referral", s))
     ALL_END, ALL_STEP = "all end states", "all first steps"
+
+    def step_words(s):
+        return "no step yet" if s == "referral" else s if s == ALL_STEP else state_words(s)
+
+    def final_words(e):
+        return "still at referral" if e == "referral" else e if e == ALL_END else state_words(e)
     data, rows = [], []
     for a in auths:
         f = flow.get(a, {})
@@ -617,15 +682,16 @@ def flow_figure(summary: dict, flow: dict) -> dict:
                 else:
                     n = f.get(f"{s}|{e}", 0)
                 share = n / total if total else 0.0
-                data.append({"authority": a, "step": s, "final": e, "n": n, "share": share,
+                data.append({"authority": a, "step": step_words(s), "final": final_words(e), "n": n, "share": share,
                              "total": s == ALL_STEP or e == ALL_END, "label": f"{n:,}" if n else "",
                              "tip": f"{n:,} of {total:,} ({share:.0%})"})
                 if n and s != ALL_STEP and e != ALL_END:
-                    rows.append([a, s, e, f"{n:,}", f"{share:.0%}"])
+                    rows.append([a, step_words(s), final_words(e), f"{n:,}", f"{share:.0%}"])
         rows.append([a, ALL_STEP, ALL_END, f"{total:,}", "100%" if total else "-"])
-    x = {"field": "final", "type": "nominal", "sort": [*finals, ALL_END], "title": "state at the end of the window",
-         "axis": {"orient": "top", "labelAngle": -35, "labelLimit": 140}}
-    y = {"field": "step", "type": "nominal", "sort": [*steps, ALL_STEP], "title": None,
+    x = {"field": "final", "type": "nominal", "sort": [*map(final_words, finals), ALL_END],
+         "title": "state at the end of the window",
+         "axis": {"orient": "top", "labelAngle": -90, "labelLimit": 170}}
+    y = {"field": "step", "type": "nominal", "sort": [*map(step_words, steps), ALL_STEP], "title": None,
          "axis": {"labelLimit": 160}}
     spec = _spec(
         "Cohort flow per authority: a grid from the first step after referral (rows) to the state at the end of the "
@@ -653,21 +719,65 @@ def flow_figure(summary: dict, flow: dict) -> dict:
     return _figure("flow", spec,
                    "Each authority's cases referred in the window, as a grid: one line per first step after referral, a "
                    "column per state at the end of the window, and each cell the number of cases that took that "
-                   "route (darker: a larger share of the authority's cohort). The grey row and column are totals.",
+                   "route (darker: a larger share of the authority's cohort). The grey row and column are totals; "
+                   "'still at referral' counts the cases referred in the window that took no step from referral.",
                    _table(["authority", "first step", "state at the end", "cases", "share of the cohort"], rows))
 
 
-def _bars_with_intervals(data: list[dict], y: dict, y_off: dict | None, colour: dict, x_title) -> list[dict]:
+# Large numbers on a small panel's axis as 10k, 20k, ... (the bars' labels keep every digit).
+SHORT_AXIS = {"tickCount": 3, "labelOverlap": "greedy", "labelSeparation": 8, "labelExpr": "abs(datum.value) >= 10000 ? format(datum.value / 1000, ',~g') + 'k' : datum.label"}
+LABEL_PX = 6.2  # a 10px label's width per character, about (for room beside a bar)
+
+
+def _fit_labels(data: list[dict], panel: str, width: int) -> None:
+    """Make room for each bar's label in its panel (of ``width`` px): a label
+    that fits inside its bar goes there (``inside``); for the others, a
+    ``pad`` row (drawn as nothing) stretches the panel's scale so that the
+    label fits beside the bar, never past the panel's edge."""
+    top: dict = {}
+    for d in data:
+        top[d[panel]] = max(top.get(d[panel], 0), d["value"] or 0, d.get("high") or 0)
+    need: dict = {}
+    for d in data:
+        px = LABEL_PX * len(d["label"]) + 8
+        end = max(d["value"] or 0, d.get("high") or 0)
+        d["inside"] = bool(top[d[panel]]) and (d["value"] or 0) / top[d[panel]] * width > px + 6 \
+            and (d["value"] or 0) >= end
+        if not d["inside"] and width > px + 10:
+            need[d[panel]] = max(need.get(d[panel], 0), end * width / (width - px - 10))
+    for key, value in need.items():
+        if value > top[key]:
+            like = next(d for d in data if d[panel] == key)
+            data.append({**{k: None for k in like}, panel: key, "pad": True, "value": value, "label": ""})
+
+
+def _bars_with_intervals(data: list[dict], y: dict, y_off: dict | None, colour: dict, x_title,
+                         axis: dict | None = None) -> list[dict]:
     """A bar per row (``value``), a black rule over its replicates' interval
-    (``low``-``high``) where it has one, and its ``label`` beside it."""
+    (``low``-``high``) where it has one, and its ``label`` beside it (or, when
+    ``_fit_labels`` said so, inside it)."""
     pos = {"y": y, **({"yOffset": y_off} if y_off else {})}
-    layer = [{"mark": {"type": "bar", "tooltip": True},
-              "encoding": {**pos, "x": {"field": "value", "type": "quantitative", "title": x_title, "stack": None},
-                           "color": colour, "description": {"field": "label"}}}]
+    x = {"field": "value", "type": "quantitative", "title": x_title, "stack": None}
+    if axis:
+        x["axis"] = axis
+    real = [{"filter": "!datum.pad"}]
+    layer = [{"transform": real, "mark": {"type": "bar", "tooltip": True},
+              "encoding": {**pos, "x": x, "color": colour, "description": {"field": "label"}}}]
     if any(d.get("low") is not None for d in data):
-        layer.append({"transform": [{"filter": "isValid(datum.low)"}], "mark": {"type": "rule", "color": "#1d2330"},
+        layer.append({"transform": [{"filter": "!datum.pad && isValid(datum.low)"}],
+                      "mark": {"type": "rule", "color": "#1d2330"},
                       "encoding": {**pos, "x": {"field": "low", "type": "quantitative"}, "x2": {"field": "high"}}})
-    layer.append({"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
+    if any(d.get("pad") for d in data):
+        layer.append({"transform": [{"filter": "datum.pad === true"}],
+                      "mark": {"type": "point", "opacity": 0, "aria": False},
+                      "encoding": {"x": {"field": "value", "type": "quantitative"}}})
+    if any(d.get("inside") for d in data):
+        layer.append({"transform": [{"filter": "!datum.pad && datum.inside"}],
+                      "mark": {"type": "text", "align": "right", "dx": -4, "fontSize": 10, "color": "white"},
+                      "encoding": {**pos, "x": {"field": "value", "type": "quantitative", "stack": None},
+                                   "text": {"field": "label"}}})
+        real = [{"filter": "!datum.pad && !datum.inside"}]
+    layer.append({"transform": real, "mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
                   "encoding": {**pos, "x": {"field": "value", "type": "quantitative", "stack": None},
                                "text": {"field": "label"}}})
     return layer
@@ -694,16 +804,18 @@ def workforce_figures(summary: dict) -> list[dict]:
             for m, label in (("hours", "hours"), ("fte", "FTE")):
                 v = (wf[a].get(m) or {}).get(role)
                 iv = replicate(summary, a, f"workforce.{m}.{role}")
-                cell.append(f"{_value_text(summary, a, f'workforce.{m}.{role}', v)} {label}")
+                text = _value_text(summary, a, f"workforce.{m}.{role}", v, whole=True if m == "hours" else None)
+                cell.append(f"{text} {label}")
                 if isinstance(v, (int, float)) or iv:
                     data.append({"measure": label, "role": role, "authority": a, "value": iv["median"] if iv else v,
                                  "low": iv["low"] if iv else None, "high": iv["high"] if iv else None,
-                                 "label": interval_text(iv) if iv else _num(v)})
+                                 "label": text})
             row.append(" · ".join(cell))
         rows.append(row)
     if data:
-        rows.append(["all roles", *(f"{_num(wf[a].get('hours_total'))} hours · {_num(wf[a].get('fte_total'))} FTE"
-                                    for a in auths)])
+        rows.append(["all roles", *(f"{_value_text(summary, a, 'workforce.hours_total', wf[a].get('hours_total'), True)}"
+                                    f" hours · {_num(wf[a].get('fte_total'))} FTE" for a in auths)])
+        _fit_labels(data, "measure", 230)
         y = {"field": "role", "type": "nominal", "sort": roles, "title": None}
         spec = _spec(
             "Modelled workforce by role: hours of work and full-time equivalents (FTE), a bar per authority; "
@@ -711,7 +823,7 @@ def workforce_figures(summary: dict) -> list[dict]:
             {"data": {"values": data},
              "facet": {"column": {"field": "measure", "type": "nominal", "sort": ["hours", "FTE"], "title": None}},
              "spec": {"width": 230, "height": {"step": 14},
-                      "layer": _bars_with_intervals(data, y, y_off, colour, None)},
+                      "layer": _bars_with_intervals(data, y, y_off, colour, None, SHORT_AXIS)},
              "resolve": {"scale": {"x": "independent"}}})
         figures.append(_figure(
             "workforce", spec,
@@ -728,13 +840,14 @@ def workforce_figures(summary: dict) -> list[dict]:
         names = sorted({k[1] for k in acts})
         adata = [{"role": role, "activity": act, "authority": a, "value": n, "label": _num(n)}
                  for (role, act, a), n in sorted(acts.items())]
+        _fit_labels(adata, "role", 150)
         y = {"field": "activity", "type": "nominal", "sort": names, "title": None}
         spec = _spec(
             "What each role did over the window: counts of each activity by role, a bar per authority.",
             {"data": {"values": adata},
              "facet": {"column": {"field": "role", "type": "nominal", "sort": aroles, "title": None}},
              "spec": {"width": 150, "height": {"step": 12},
-                      "layer": _bars_with_intervals(adata, y, y_off, colour, "over the window")},
+                      "layer": _bars_with_intervals(adata, y, y_off, colour, "over the window", SHORT_AXIS)},
              "resolve": {"scale": {"x": "independent"}}})
         figures.append(_figure(
             "activities", spec,
@@ -767,7 +880,7 @@ def workforce_figures(summary: dict) -> list[dict]:
         x = {"field": "value", "type": "quantitative", "title": "cases per social worker FTE", "stack": None,
              "scale": {"zero": True}}
         bars = [d for d in cdata if d["kind"] != "rule"]
-        layer = [{"transform": [{"filter": "datum.kind === 'bar'"}], **layer}
+        layer = [{**layer, "transform": [{"filter": "datum.kind === 'bar'"}, *layer.get("transform", [])]}
                  for layer in _bars_with_intervals(bars, y, None, {**colour, "legend": None}, x["title"])[:-1]]
         layer[0]["encoding"]["x"] = x
         layer += [
@@ -815,16 +928,27 @@ def _slots(items: list[dict], start_key: str, end_key: str) -> int:
 def timeline_figure(case: dict, summary: dict) -> dict:
     cites = case.get("citations") or {}
     window = _window(summary)
-    dates = [e["date"] for e in case["events"]]
-    for d in case["deadlines"]:
-        dates += [x for x in (d["opened"], d["due"], d["met"], d["ended"]) if x]
-    if not dates:
-        dates = [window["start"]] if window else ["2000-01-01"]
-    first, last = min(dates), max(dates)
+    # The x-domain runs from the case's first event (or deadline) to its last
+    # event or the last deadline date it draws: a case that closed early fills
+    # the width.  An open case runs on to the window's end, and nothing is
+    # drawn past that (an open deadline due later is cut there).
+    starts = [e["date"] for e in case["events"]] + [d["opened"] for d in case["deadlines"]]
+    if not starts:
+        starts = [window["start"]] if window else ["2000-01-01"]
+    first = min(starts)
     as_of = None
     if window and window["end"] > first:
         as_of = date.fromisoformat(window["end"]) - timedelta(days=1)
-        last = max(last, window["end"])
+    shown = [e["date"] for e in case["events"]]
+    for d in case["deadlines"]:
+        cancelled = d["ended"] and not d["met"] and d["ended"] < d["due"]
+        shown += [x for x in ((d["opened"], d["ended"]) if cancelled else (d["opened"], d["due"], d["met"], d["ended"]))
+                  if x]
+    last = max([first, *shown])
+    if as_of and case.get("state") not in ENDED_STATES:
+        last = max(last, as_of.isoformat())
+    if as_of:
+        last = max(first, min(last, as_of.isoformat()))
     t0, t1 = date.fromisoformat(first) - timedelta(days=3), date.fromisoformat(last) + timedelta(days=3)
     width = 820
     ms_per_px = max(1, (_ms(t1) - _ms(t0))) / width
@@ -833,16 +957,6 @@ def timeline_figure(case: dict, summary: dict) -> dict:
         return f"{rule} ({cites[rule]})" if rule in cites else rule
 
     data: list[dict] = []
-    # State bands, from each change of state to the next (or the end).
-    changes = [e for e in case["events"] if e["accepted"] and e["from"] != e["to"]]
-    for i, e in enumerate(changes):
-        end = changes[i + 1]["date"] if i + 1 < len(changes) else (as_of.isoformat() if as_of else last)
-        end = max(end, e["date"])
-        px = (_ms(end) - _ms(e["date"])) / ms_per_px
-        data.append({"kind": "state", "lane": "state", "start": _ms(e["date"]), "end": _ms(end) + 86_400_000,
-                     "label": e["to"] if px >= 7 * len(e["to"]) else "", "slot": 0, "tone": i % 2,
-                     "what": f"in {e['to']}", "when": f"{e['date']} to {end}", "rules": "", "citation": "",
-                     "aria": f"state {e['to']} from {e['date']} to {end}"})
     # Events: accepted ones in their lane; refusals, exceptions and advice in theirs.
     marks: dict[str, list[dict]] = {lane: [] for lane in LANES[1:]}
     for e in case["events"]:
@@ -869,12 +983,52 @@ def timeline_figure(case: dict, summary: dict) -> dict:
                                     + (f": {r['message']}" if r.get("message") else ""),
                                     "rules": r["rule"] or "", "citation": cite(r["rule"]) if r.get("rule") else "",
                                     "aria": f"{e['date']}: {e['event']}, {kind} under {cite(r['rule'])}{who}"})
-    counts = {"state": 1}
+    # Room at the right for the short labels that start near the end (a
+    # cancelled deadline's word, a short last state's name), so that none runs
+    # past the chart's edge; an event's label that would is put to its left.
+    ends = [(_ms(d["ended"]) + 86_400_000, LABEL_PX * len("cancelled") + 12) for d in case["deadlines"]
+             if d["ended"] and not d["met"] and d["ended"] < d["due"]]
+    ends += [(_ms(e["date"]), LABEL_PX * len(state_words(e["to"])) + 12)
+             for e in case["events"] if e["accepted"] and e["from"] != e["to"]]
+    span = _ms(t1) - _ms(t0)
+    for at, px in ends:
+        if px < width * 0.6:
+            span = max(span, (at - _ms(t0)) * width / (width - px))
+    t1 = max(t1, datetime.fromtimestamp((_ms(t0) + span) / 1000, tz=timezone.utc).date() + timedelta(days=1))
+    ms_per_px = max(1, (_ms(t1) - _ms(t0))) / width
+    # State bands, from each change of state to the next (or the end).
+    # A band too short for its name is named just below it, in a row of the
+    # state lane's own (no box is left unlabelled).
+    changes = [e for e in case["events"] if e["accepted"] and e["from"] != e["to"]]
+    outside = []
+    for i, e in enumerate(changes):
+        end = changes[i + 1]["date"] if i + 1 < len(changes) else last
+        end = max(end, e["date"])
+        words = state_words(e["to"])
+        px = (_ms(end) + 86_400_000 - _ms(e["date"])) / ms_per_px
+        fits = px >= LABEL_PX * len(words) + 8
+        item = {"kind": "state", "lane": "state", "start": _ms(e["date"]), "end": _ms(end) + 86_400_000,
+                "label": words if fits else "", "slot": 0, "tone": i % 2,
+                "what": f"in {words}", "when": f"{e['date']} to {end}", "rules": "", "citation": "",
+                "aria": f"state {words} from {e['date']} to {end}"}
+        data.append(item)
+        if not fits:
+            outside.append({**item, "kind": "statelabel", "label": words,
+                            "end": item["start"] + (LABEL_PX * len(words) + 12) * ms_per_px})
+    counts = {"state": 1 + _slots(outside, "start", "end")}
+    for it in outside:
+        it["slot"] += 1
+    data.extend(outside)
     for lane, items in marks.items():
         for it in items:
             it["start"] = _ms(it["date"])
             # A label's extent in time, so labels in one lane never overlap.
-            it["end"] = it["start"] + (6.2 * len(it["label"]) + 16 if it["label"] else 10) * ms_per_px
+            px = LABEL_PX * len(it["label"]) + 16 if it["label"] else 10
+            it["flip"] = bool(it["label"]) and (it["start"] - _ms(t0)) / ms_per_px + px > width
+            it["end"] = it["start"] + (10 if it["flip"] else px) * ms_per_px
+            if it["flip"]:
+                it["start"] -= px * ms_per_px  # the slot it takes (its mark is drawn at "at")
+            it["at"] = _ms(it["date"])
             it["when"] = it["date"]
         counts[lane] = max(1, _slots(items, "start", "end"))
         data.extend(items)
@@ -888,8 +1042,11 @@ def timeline_figure(case: dict, summary: dict) -> dict:
         status = deadline_status(date.fromisoformat(d["due"]), date.fromisoformat(d["met"]) if d["met"] else None,
                                  date.fromisoformat(d["ended"]) if d["ended"] else None, as_of)
         lane = f"deadline: {d['name']}"
-        item = {"kind": "deadline", "lane": lane, "start": _ms(d["opened"]), "end": _ms(d["due"]) + 86_400_000,
-                "status": status, "label": "", "date": d["opened"],
+        # A cancelled deadline stops on the day it was cancelled (not its due
+        # date), drawn as an outline labelled 'cancelled'.
+        stopped = d["ended"] if status == "cancelled" and d["ended"] else d["due"]
+        item = {"kind": "deadline", "lane": lane, "start": _ms(d["opened"]), "end": _ms(stopped) + 86_400_000,
+                "status": status, "label": "cancelled" if status == "cancelled" else "", "date": d["opened"],
                 "met": _ms(d["met"]) if d["met"] and status in ("met", "late") else None,
                 "stop": (_ms(d["met"]) if status == "late" else _ms(d["ended"]) if status == "missed"
                          else _ms(as_of) if status == "overdue" and as_of else None),
@@ -898,8 +1055,9 @@ def timeline_figure(case: dict, summary: dict) -> dict:
                 + (f", ended {d['ended']}" if d["ended"] and not d["met"] else ""),
                 "citation": cite(d["rule"]) if d.get("rule") else "",
                 "aria": f"deadline {d['name']} opened {d['opened']}, due {d['due']}: {status}"
-                + (f" ({closed})" if closed else "")}
-        item["edge"] = max(item["end"], item["stop"] or 0)
+                + (f" on {closed}" if status == "cancelled" and closed else f" ({closed})" if closed else "")}
+        item["edge"] = max(item["end"], item["stop"] or 0) + (
+            (LABEL_PX * len(item["label"]) + 12) * ms_per_px if item["label"] else 0)
         by_name.setdefault(d["name"], []).append(item)
     for name in names:
         counts[f"deadline: {name}"] = max(1, _slots(by_name[name], "start", "edge"))
@@ -915,8 +1073,8 @@ def timeline_figure(case: dict, summary: dict) -> dict:
                 for i, lane in enumerate(lanes) if i % 2 for k in range(counts.get(lane, 1))]
     x = {"field": "start", "type": "temporal", "title": None,
          "scale": {"type": "utc"},
-         "axis": {"format": "%-d %b %Y", "labelAngle": 0, "grid": True, "tickCount": 8,
-                  "orient": "top"}}
+         "axis": {"format": "%-d %b %Y", "labelAngle": 0, "grid": True, "tickCount": 6,
+                  "labelOverlap": "greedy", "labelSeparation": 12, "orient": "top"}}
     y = {"field": "row", "type": "nominal", "sort": rows, "scale": {"domain": rows, "paddingInner": 0},
          "title": None, "axis": {"labelLimit": 200, "ticks": False,
                                  "labelExpr": f"indexof(datum.label, '{SUBLANE}') >= 0 ? '' : datum.label"}}
@@ -926,10 +1084,11 @@ def timeline_figure(case: dict, summary: dict) -> dict:
     def only(cond):
         return [{"filter": cond}]
 
-    point = {"x": x, "y": y, "tooltip": tip, "description": {"field": "aria"}}
-    label = {"x": x, "y": y, "text": {"field": "label"}}
+    point = {"x": {**x, "field": "at"}, "y": y, "tooltip": tip, "description": {"field": "aria"}}
+    label = {"x": {**x, "field": "at"}, "y": y, "text": {"field": "label"}}
+    coloured = [s for s in STATUS_COLOURS if s != "cancelled"]  # a cancelled one is an outline, not a colour
     status_colour = {"field": "status", "type": "nominal", "title": "deadline status",
-                     "scale": {"domain": list(STATUS_COLOURS), "range": list(STATUS_COLOURS.values())}}
+                     "scale": {"domain": coloured, "range": [STATUS_COLOURS[s] for s in coloured]}}
     layer = [
         {"transform": only("datum.kind === 'lane'"), "mark": {"type": "bar", "color": "#f3f4f7", "aria": False},
          "encoding": {"x": {**x, "scale": {"type": "utc", "domain": [_ms(t0), _ms(t1)]}},
@@ -939,13 +1098,21 @@ def timeline_figure(case: dict, summary: dict) -> dict:
          "encoding": {"x": x, "x2": {"field": "end"}, "y": y,
                       "color": {"condition": {"test": "datum.tone === 1", "value": "#b9cbe3"}, "value": "#d9e3f0"},
                       "tooltip": tip, "description": {"field": "aria"}}},
-        {"transform": only("datum.kind === 'state'"),
-         "mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
-         "encoding": {"x": x, "y": y, "text": {"field": "label"}}},
-        {"transform": only("datum.kind === 'deadline'"),
+        {"transform": only("datum.kind === 'state' || datum.kind === 'statelabel'"),
+         "mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10, "tooltip": True},
+         "encoding": {"x": x, "y": y, "text": {"field": "label"}, "tooltip": tip}},
+        {"transform": only("datum.kind === 'deadline' && datum.status !== 'cancelled'"),
          "mark": {"type": "bar", "tooltip": True, "height": {"band": 0.6}, "cornerRadius": 2},
          "encoding": {"x": x, "x2": {"field": "end"}, "y": y, "color": status_colour,
                       "tooltip": tip, "description": {"field": "aria"}}},
+        {"transform": only("datum.kind === 'deadline' && datum.status === 'cancelled'"),
+         "mark": {"type": "bar", "tooltip": True, "height": {"band": 0.6}, "cornerRadius": 2, "fill": "#ffffff",
+                  "stroke": "#6b7280", "strokeDash": [3, 2], "strokeWidth": 1.5},
+         "encoding": {"x": x, "x2": {"field": "end"}, "y": y, "tooltip": tip, "description": {"field": "aria"}}},
+        {"transform": only("datum.kind === 'deadline' && datum.status === 'cancelled'"),
+         "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 4, "fontSize": 10,
+                  "fontStyle": "italic", "color": "#4a5568"},
+         "encoding": {"x": {**x, "field": "end"}, "y": y, "text": {"field": "label"}}},
         {"transform": only("datum.kind === 'deadline' && isValid(datum.stop)"),
          "mark": {"type": "rule", "strokeDash": [3, 2], "strokeWidth": 2},
          "encoding": {"x": {**x, "field": "end"}, "x2": {"field": "stop"}, "y": y,
@@ -973,11 +1140,19 @@ def timeline_figure(case: dict, summary: dict) -> dict:
          "mark": {"type": "point", "shape": "triangle-up", "filled": True, "size": 60, "color": "#b7791f",
                   "tooltip": True},
          "encoding": point},
-        {"transform": only("datum.kind === 'refusal' || datum.kind === 'exception' || datum.kind === 'advice'"),
+        {"transform": only("(datum.kind === 'refusal' || datum.kind === 'exception' || datum.kind === 'advice')"
+                           " && !datum.flip"),
          "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 7, "fontSize": 10,
                   "color": "#1d2330"},
          "encoding": label},
+        {"transform": only("(datum.kind === 'refusal' || datum.kind === 'exception' || datum.kind === 'advice')"
+                           " && datum.flip"),
+         "mark": {"type": "text", "align": "right", "baseline": "middle", "dx": -7, "fontSize": 10,
+                  "color": "#1d2330"},
+         "encoding": label},
     ]
+    for one in layer:  # nothing past the domain's ends (an open deadline due after the window)
+        one["mark"]["clip"] = True
     spec = _spec(
         f"Timeline of case {case['id']} under {case['authority']}: its states, {len(case['events'])} events "
         f"({sum(not e['accepted'] for e in case['events'])} refused) and {len(case['deadlines'])} deadlines on a date "
@@ -985,13 +1160,16 @@ def timeline_figure(case: dict, summary: dict) -> dict:
         {"data": {"values": data}, "width": width, "height": {"step": 20},
          "layer": layer})
     refused = sum(not e["accepted"] for e in case["events"])
-    caption = (f"Case {case['id']} under {case['authority']}, in {case['state']} at the end. The top lane shows its "
-               "states; below it every accepted event is a dot, every refused event a red cross (labelled with the "
+    caption = (f"Case {case['id']} under {case['authority']}; its state at the end: {state_words(case['state'])}. "
+               "The chart runs from its first event to its last (or the window's end, if it is still open). The top "
+               "lane shows its states (a state too short to name in its band is named just below it); "
+               "below it every accepted event is a dot, every refused event a red cross (labelled with the "
                "rules that refused it), every authorised exception a purple diamond and every piece of advice an "
                "amber triangle, each in its own lane, so nothing hides under another event on the same day. Each "
                "deadline lane shows its occurrences from the day they opened to the day they were due, coloured by "
                "status: a dot marks the day it was met, a dashed tail how late it was, a cross the day it was "
-               f"missed or the window's end for an overdue one. {refused} event(s) were refused.")
+               "missed or the window's end for an overdue one; a cancelled one is a dashed outline labelled "
+               f"'cancelled', ending the day it was cancelled. {refused} event(s) were refused.")
     erows = []
     for e in case["events"]:
         rules = [r["rule"] for r in e["refusals"]] or e.get("reasons") or []
@@ -1099,7 +1277,8 @@ def page(summary: dict, flow: dict, case: dict | None) -> dict:
         assumptions = [f"Assumptions ({', '.join(who)}): {text}" for text, who in said.items()]
         sections.append({"id": "workforce-section", "title": "Workforce (modelled)",
                          "intro": "The staff time the simulated work would take, by role. These are assumptions "
-                                  "(minutes per activity and hours per FTE), not staffing records.",
+                                  "(hours per activity, from the calibration's workload table, and hours per FTE), "
+                                  "not staffing records.",
                          "notes": assumptions, "figures": workforce})
     if case is not None:
         sections.append({"id": "timeline-section", "title": "Case timeline",
@@ -1108,6 +1287,23 @@ def page(summary: dict, flow: dict, case: dict | None) -> dict:
     sections.append({"id": "tables", "title": "Tables", "intro": "The rest of the summary, side by side.",
                      "figures": [], "tables": _summary_tables(summary)})
     return {"notes": notes(summary), "sections": sections}
+
+
+def seed_text(summary: dict) -> str:
+    """The seed(s) behind the page: "seed 1", or with replicates "seeds 1–3,
+    cases of seed 1" (the stored cases are the first replicate's)."""
+    seed = (summary.get("parameters") or {}).get("seed")
+    r = summary.get("replicates")
+    seeds = list((r.get("seeds") or []) if isinstance(r, dict) else [])
+    if not seeds:
+        return f"seed {seed}"
+    stored = r.get("stored_seed", seeds[0])
+    if all(isinstance(x, int) for x in seeds) and seeds == list(range(seeds[0], seeds[0] + len(seeds))) \
+            and len(seeds) > 1:
+        span = f"seeds {seeds[0]}–{seeds[-1]}"
+    else:
+        span = f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    return f"{span}, cases of seed {stored}"
 
 
 def render(summary: dict, flow: dict, case: dict | None, simulation: int, recorded: int = 0) -> str:
@@ -1123,7 +1319,7 @@ def render(summary: dict, flow: dict, case: dict | None, simulation: int, record
            "style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'")
     p = summary["parameters"]
     title = (f"cinflow simulation {simulation}: {', '.join(p['authorities'])}, {p['referrals']:,} referrals "
-             f"from {p['start']} for {p['months']} months (seed {p['seed']})")
+             f"from {p['start']} for {p['months']} months ({seed_text(summary)})")
     contains, _ = banner(case, recorded)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

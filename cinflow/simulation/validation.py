@@ -106,8 +106,12 @@ DEFINITIONS: dict[str, str] = {
                         "the case-holding FTE at the simulated scale (needs an FTE: skipped without one)",
 }
 
-# The bands in the figures file are set for a run at this scale (1/20).
+# The bands in the figures file are set for a run at this scale (1/20);
+# their sampling part is at most this share of them (>= 5 SEs each).
 REFERENCE_SCALE = 1 / 20
+SAMPLING_SHARE = 0.2
+# Runs smaller than this are smoke tests (the figures file's header).
+SMALLEST_READ = 1 / 50
 
 BANDS = ("up_to_3_months", "3_to_6_months", "6_to_12_months", "1_to_2_years", "2_years_and_over")
 
@@ -339,10 +343,19 @@ def _widened(t: Tolerance, factor: float) -> Tolerance:
 
 
 def widening(scale: float, reference: float = REFERENCE_SCALE) -> float:
-    """How much wider bands set for a run at ``reference`` scale must be for
-    a run at ``scale`` to carry the same risk of a miss by chance: sampling
-    error grows as 1/sqrt(n), so sqrt(reference / scale), and never narrower."""
-    return max(1.0, (reference / scale) ** 0.5)
+    """How much wider the bands (set for a run at ``reference`` scale) are
+    for a run at ``scale``.  Only their sampling part grows: a band holds at
+    least five sampling standard errors at the reference scale (the figures
+    file's header), so sampling is at most :data:`SAMPLING_SHARE` of it, and
+    that part grows as 1/sqrt(n), i.e. sqrt(reference / scale).  The model-
+    error part stays.  Never narrower than the file's bands."""
+    return max(1.0, 1 + SAMPLING_SHARE * ((reference / scale) ** 0.5 - 1))
+
+
+def smoke_test(scale: float) -> bool:
+    """Whether a run at ``scale`` is too small to read against the bands at
+    all (only a check that nothing is far out): below :data:`SMALLEST_READ`."""
+    return scale < SMALLEST_READ - 1e-12
 
 
 def _band_text(t: Tolerance) -> str:
@@ -402,9 +415,9 @@ def render_table(rows: list[Row], title: str | None = "Simulated against publish
     t.add_column("kind")
     for col in ("simulated", "published", "ratio", "band"):
         t.add_column(col, justify="right")
-    t.add_column("")
+    t.add_column("in band?")
     for r in rows:
-        mark = "- skipped" if r.within is None else "✓" if r.within else "✗ OUTSIDE"
+        mark = ("-" if r.kind == "context" else "- skipped") if r.within is None else "✓" if r.within else "✗ OUTSIDE"
         t.add_row(r.label, r.kind, _fmt(r.simulated, r.unit), _fmt(r.published, r.unit),
                   "-" if r.ratio is None else f"{r.ratio:.2f}", r.band, mark)
     return t
