@@ -400,3 +400,19 @@ def test_should_rules_still_take_authorised_exceptions(cohort_runs, pid):
     assert all(use.rule in should for h in excepted_items for use in h.exceptions)
     # As often as the calibration's exception_share says (a quarter).
     assert eligible > 20 and 0.1 < excepted / eligible < 0.45, (excepted, eligible)
+
+
+def test_an_event_refused_as_too_early_is_tried_again_later_not_for_ever():
+    # london-borough refuses invitations sent more than 4 weeks before the meeting; slipped 4 working days
+    # early over Easter 2027 (Good Friday 26 March, Easter Monday 29 March), invitations due Tue 30 March
+    # fell on Mon 22 March, a day too early, and were once tried on that day for ever.
+    co = Cohort(CAL, Generator(2027), date(2026, 4, 1), 12, 720)
+    refs = [co[i] for i in range(len(co))]
+    with time_limit(60):
+        cases = run_cases("london-borough", refs, seed=2027, until=date(2027, 4, 1))
+    refused = [h for c in cases for h in c.history
+               if not h.accepted and any(r.rule == "london-borough.invitation_window" for r in h.reasons)]
+    assert refused and all(WD.is_working_day(h.date) for h in refused)
+    case = next(c for c in cases if c.id.endswith("-0000129"))
+    sent = [h for h in case.history if h.event == "invitations_sent"]
+    assert [h.accepted for h in sent[-2:]] == [False, True] and sent[-1].date == date(2027, 3, 23)

@@ -134,6 +134,8 @@ class _CaseRun:
         self.today = ref.date
         self.adult = birthday(ref.birth_date, 18)
         self.slips: dict = {}  # one slip per deadline occurrence, drawn when first seen
+        # Occurrences whose event was refused on a day: tried again no sooner than the day after.
+        self.retry: dict = {}
 
     # -- draws ------------------------------------------------------------------
 
@@ -186,7 +188,8 @@ class _CaseRun:
             if not wd.is_working_day(due):
                 due = shift_working_days(due, -1, wd) if slip <= 0 else wd.add(due, 1)
             day = shift_working_days(due, round(slip * 5 / 7), wd)
-        earliest = self.later(d.opened_on, 1) if slip < 0 else d.opened_on
+        # Early (even by moving off a weekend due date) is never the day the deadline opened.
+        earliest = self.later(d.opened_on, 1) if day < d.due else d.opened_on
         return self.workday(max(self.today, earliest, day))
 
     # -- applying ---------------------------------------------------------------
@@ -379,7 +382,7 @@ class _CaseRun:
             action = self.next_action(intended_end, ending)
             if action is None:
                 return
-            day, kind, tmpl = action
+            day, kind, tmpl, key = (*action, None)[:4]
             if kind == "end":
                 self.end_plan(day, ending)
                 if ending == "escalate" and self.case.state == "s47_enquiry":
@@ -400,7 +403,10 @@ class _CaseRun:
             name, attrs = tmpl
             if name == "visit":
                 attrs = {**attrs, "seen_alone": True}
-            self.apply(self.event(name, day, **attrs))
+            if not self.apply(self.event(name, day, **attrs)) and key is not None:
+                # Refused and not put right (e.g. too early for the policy): a team tries
+                # again the next working day, rather than the same day for ever.
+                self.retry[key] = self.later(max(day, self.today), 1)
 
     def factors(self) -> tuple[str, ...]:
         """Factors found at assessment: each by its national share, at least one
@@ -452,8 +458,10 @@ class _CaseRun:
                     slip = self.draw("paperwork_slip_days", streams.PAPER_SLIP)
                 self.slips[key] = slip
             day = self.slipped(d, slip)
+            if key in self.retry:
+                day = max(day, self.retry[key])
             if best is None or (day, kind) < (best[0], best[1]):
-                best = (day, kind, tmpl)
+                best = (day, kind, tmpl, key)
         if not has_review and case.state == "cin_plan":
             last = case.facts.last_meeting or self.today
             day = self.workday(max(self.today, last + timedelta(weeks=pr.default_weeks)))
