@@ -159,16 +159,23 @@ class Calibration:
 PLAN_ENDINGS = ("close", "step_down", "escalate", "looked_after", "moved_away")
 
 
-def load_calibration(path: str | Path | None = None) -> Calibration:
-    """The named calibration file, or the shipped England figures."""
+def load_data_file(path: str | Path | None, shipped: str, cls, what: str):
+    """A YAML data file of the simulation package as ``cls``: the named file,
+    or the one shipped as ``shipped``; a bad file is one line naming the field.
+    Returns (value, where it came from)."""
     if path is None:
-        text, where = resources.files(__package__).joinpath(DEFAULT).read_text(encoding="utf-8"), DEFAULT
+        text, where = resources.files(__package__).joinpath(shipped).read_text(encoding="utf-8"), shipped
     else:
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"{path}: no such calibration file")
+            raise InputError(f"{path}: no such {what} file")
         text, where = read_input(path), str(path)
-    cal = structure(load_yaml(text, where), Calibration, where)
+    return structure(load_yaml(text, where), cls, where), where
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """The named calibration file, or the shipped England figures."""
+    cal, where = load_data_file(path, DEFAULT, Calibration, "calibration")
     _check(cal, where)
     return cal
 

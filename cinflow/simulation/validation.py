@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -52,8 +51,8 @@ from attrs import evolve, frozen
 
 from ..calendar import add_months, england
 from ..census import collection_window, episode_of, in_window, store_rows
-from ..convert import load_yaml, read_input, structure
 from ..errors import InputError, quote
+from .calibration import load_data_file
 
 DEFAULT = "validation-england-2025.yaml"
 NOT_IN_NEED = ("RC8", "RC9")
@@ -154,14 +153,7 @@ class Figures:
 def load_figures(path: str | Path | None = None) -> Figures:
     """The named figures file, or the shipped England 2025 figures; a bad file
     is one line (:class:`InputError`)."""
-    if path is None:
-        text, where = resources.files(__package__).joinpath(DEFAULT).read_text(encoding="utf-8"), DEFAULT
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such figures file")
-        text, where = read_input(path), str(path)
-    figures = structure(load_yaml(text, where), Figures, where)
+    figures, where = load_data_file(path, DEFAULT, Figures, "figures")
     _check(figures, where)
     return figures
 
