@@ -1,0 +1,1 @@
+"""cinflow as a service: the JSON API and the team worklist (``cinflow serve``)."""
