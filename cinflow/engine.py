@@ -170,7 +170,9 @@ class Engine:
                 advice = [*advice, Advice(rule.id, message, rule.source)]
                 continue
             if level == "should":
-                granted = next((p for p in attempt.case.facts.exceptions if p.rule == rule.id and p not in used), None)
+                # By identity: two equal exceptions recorded are two, each used once.
+                granted = next((p for p in attempt.case.facts.exceptions
+                                if p.rule == rule.id and not any(p is u for u in used)), None)
                 if granted is not None:
                     used = [*used, granted]
                     continue
@@ -340,7 +342,8 @@ def _next_facts(facts: CaseFacts, event, spec, new_state: str, used=()) -> CaseF
     sets = getattr(event, "sets_facts", None)
     changes = sets(facts) if sets is not None else {}
     if used:
-        changes["exceptions"] = tuple(p for p in changes.get("exceptions", facts.exceptions) if p not in used)
+        changes["exceptions"] = tuple(p for p in changes.get("exceptions", facts.exceptions)
+                                      if not any(p is u for u in used))
     if spec.plan_origin is not None:
         changes.update(plan_required_on=event.date, plan_origin=spec.plan_origin, plan_started=None, review_chair=None)
         if spec.plan_origin != "supervision_order":

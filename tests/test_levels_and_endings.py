@@ -105,6 +105,23 @@ def test_a_should_refuses_until_an_authorised_exception_then_is_used_once(kent):
     refused_by(again, "kent.review_chair")
 
 
+def test_two_equal_exceptions_are_two_each_used_once(kent):
+    """Found by the stateful test: two exceptions recorded the same day, by
+    the same role, for the same reason, are two authorisations.  Using one
+    used to drop both (they were removed by equality)."""
+    plan_in_force(kent)
+    for _ in range(2):
+        assert kent("manager_decision", "2026-04-01", kind="exception", rule="kent.review_chair", role="team_manager",
+                    reason="TM and SP off sick").accepted
+    assert len(kent.case.facts.exceptions) == 2
+    first = kent("cin_meeting", "2026-04-01", kind="review", chair="social_worker", outcome="continue")
+    assert first.accepted and len(first.exceptions) == 1 and len(kent.case.facts.exceptions) == 1
+    second = kent("cin_meeting", "2026-05-01", kind="review", chair="social_worker", outcome="continue")
+    assert second.accepted and len(second.exceptions) == 1 and kent.case.facts.exceptions == ()
+    refused_by(kent("cin_meeting", "2026-06-01", kind="review", chair="social_worker", outcome="continue"),
+               "kent.review_chair")
+
+
 def test_an_exception_is_not_used_by_an_event_refused_for_another_reason(kent):
     plan_in_force(kent)
     kent("manager_decision", "2026-04-01", kind="exception", rule="kent.closure_rationale", role="service_manager",
