@@ -16,6 +16,39 @@ from .errors import CinflowError, InputError, PluginError, write_output
 FORMATS = click.Choice(["text", "json"])
 
 
+class _Database(click.ParamType):
+    """A database: a SQLite file (a path) or a ``postgresql://`` URL (kept as text)."""
+
+    name = "database"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if text.startswith(("postgresql://", "postgres://")):
+            return text
+        return Path(text)
+
+
+DATABASE = _Database()
+DB_HELP = "The database of cases: a SQLite file, or a postgresql:// URL."
+
+
+def _missing(db) -> bool:
+    """A SQLite file that is not there (a server database is the server's to say)."""
+    return isinstance(db, Path) and not db.exists()
+
+
+def cli_actor() -> str:
+    """Who the command line records as having stored an event: ``cli:<login>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in this environment (a bare container)
+        return "cli"
+
+
 def _date(ctx, param, value):
     from .calendar import FIRST_DATE, LAST_DATE, supported
 
@@ -54,7 +87,7 @@ def cli():
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Also store the case in this SQLite file (created if missing).")
+@click.option("--db", type=DATABASE, help="Also store the case in this database (a SQLite file, created if missing, or a postgresql:// URL).")
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Deadline status as of this date (default: the scenario's as_of, else its last event).")
 def run(scenario, fmt, db, as_of):
     """Run one scenario file (or a shipped example by name: see 'cinflow examples') and print the case's timeline and deadlines."""
@@ -73,7 +106,7 @@ def run(scenario, fmt, db, as_of):
         from .store import Store
 
         with Store(db, registry) as store:
-            store.add(case)
+            store.add(case, recorded_by=cli_actor())
     _print_case(case, policy, as_of, fmt)
     warning = predates_rules(policy, sc, case)
     if warning:  # not an error: the run is right, but says nothing about those events
@@ -130,14 +163,14 @@ def _print_timeline(case, policy, as_of):
 
 @cli.command()
 @click.argument("case_id", metavar="CASE")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--db", type=DATABASE, required=True, envvar="CINFLOW_DATABASE", help=DB_HELP)
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", help="Let time pass to this date first (not stored; see 'tick') and give statuses as of it.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Timeline for people, or the JSON contract of 'run'.")
 def show(case_id, db, as_of, fmt):
     """Print a stored case: its timeline and deadlines, as 'run' does."""
     from .store import Store
 
-    if not db.exists():
+    if _missing(db):
         raise InputError(f"{db}: no such database")
     registry = _registry()
     with Store(db, registry, read_only=True) as store:
@@ -151,7 +184,7 @@ def show(case_id, db, as_of, fmt):
 
 
 @cli.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--db", type=DATABASE, required=True, envvar="CINFLOW_DATABASE", help=DB_HELP)
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD", required=True, help="Move every stored case to this date.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def tick(db, as_of, fmt):
@@ -160,13 +193,13 @@ def tick(db, as_of, fmt):
     for the same date changes nothing."""
     from .store import Store
 
-    if not db.exists():
+    if _missing(db):
         raise InputError(f"{db}: no such database")
-    if db.stat().st_size == 0:
+    if isinstance(db, Path) and db.stat().st_size == 0:
         raise InputError(f"{db} is empty: not a cinflow database (nothing was written)")
     with Store(db, _registry()) as store:
         store.check("nothing was written")  # never write into a damaged database
-        changed = store.advance(as_of)
+        changed = store.advance(as_of, recorded_by=cli_actor())
     items = [{"case": c.id, "state": c.state, "version": c.version,
               "events": [h.event for h in c.history if h.automatic and h.date <= as_of][-1:]} for c in changed]
     if fmt == "json":
@@ -178,6 +211,36 @@ def tick(db, as_of, fmt):
     for i in items:
         click.echo(f"{i['case']}: {', '.join(i['events'])} -> {i['state']} (version {i['version']})")
     click.echo(f"{len(items)} case(s) moved to {as_of.isoformat()}.")
+
+
+@cli.command()
+@click.option("--db", type=DATABASE, required=True, envvar="CINFLOW_DATABASE", help=DB_HELP)
+@click.option("--case", "cases", multiple=True, metavar="ID", help="Only this case (repeat for several) [default: every case].")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def verify(db, cases, fmt):
+    """Replay every stored case through its policy and compare it with what
+    the store holds (appends read a stored projection; the event log is the
+    truth).  Exit 0 when every case agrees, 1 if any differs."""
+    from .store import Store
+
+    if _missing(db):
+        raise InputError(f"{db}: no such database")
+    with Store(db, _registry(), read_only=True) as store:
+        ids = list(cases) or store.case_ids()
+        known = set(store.case_ids()) if cases else None
+        for cid in cases:
+            if cid not in known:
+                raise InputError(f"--case: no case {cid!r} in {store.path}")
+        problems = store.verify(ids)
+    if fmt == "json":
+        click.echo(json.dumps({"cases": len(ids), "differences": problems}, indent=2))
+    else:
+        for line in problems:
+            click.echo(line)
+        click.echo(f"{len(ids)} case(s) replayed: " + ("every one agrees with the store." if not problems
+                                                      else f"{len(problems)} difference(s)."))
+    if problems:
+        sys.exit(1)
 
 
 @cli.group(invoke_without_command=True)
@@ -295,7 +358,7 @@ def diagram(policy_id, fmt, svg_out):
 
 
 @cli.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--db", type=DATABASE, required=True, envvar="CINFLOW_DATABASE", help=DB_HELP)
 @click.option("--as-of", callback=_date, metavar="YYYY-MM-DD",
               help="List deadlines open or overdue on this date [default: today].")
 @click.option("--authority", "authorities", multiple=True, metavar="ID",
@@ -311,7 +374,7 @@ def due(db, as_of, authorities, cases, statuses, limit, fmt):
     from .errors import UnknownPolicyError
     from .store import Store
 
-    if not db.exists():
+    if _missing(db):
         raise InputError(f"{db}: no such database (store cases with 'cinflow run SCENARIO --db {db}')")
     as_of = as_of or date.today()
     registry = _registry()

@@ -228,6 +228,9 @@ class HistoryItem:
     attributes: dict = field(factory=dict, eq=True, hash=False)
     advice: tuple[Advice, ...] = ()
     exceptions: tuple[ExceptionUse, ...] = ()
+    # Who stored it (a service token's name, ``cli:<login>``); None until it
+    # is stored, and never part of what the engine decided (not compared).
+    recorded_by: str | None = field(default=None, eq=False)
 
 
 STATUSES = ("met", "late", "open", "overdue", "missed", "cancelled")

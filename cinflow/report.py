@@ -42,6 +42,7 @@ def history_item(h: HistoryItem) -> dict:
     }
     if h.automatic:
         out["automatic"] = True
+    out["recorded_by"] = h.recorded_by
     return out
 
 

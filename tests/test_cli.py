@@ -23,8 +23,9 @@ def test_json_contract(capsys):
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert (doc["authority"], doc["case"], doc["state"]) == ("kent", "K-001", "cin_plan")
-    assert set(doc["history"][0]) == {"date", "event", "accepted", "from", "to", "reasons", "advice", "exceptions"}
-    assert (doc["history"][0]["advice"], doc["history"][0]["exceptions"]) == ([], [])
+    assert set(doc["history"][0]) == {"date", "event", "accepted", "from", "to", "reasons", "advice", "exceptions", "recorded_by"}
+    # Nothing stored it: who recorded an item is known only once a store holds it.
+    assert (doc["history"][0]["advice"], doc["history"][0]["exceptions"], doc["history"][0]["recorded_by"]) == ([], [], None)
     refused = [h for h in doc["history"] if not h["accepted"]]
     assert len(refused) == 1 and refused[0]["reasons"][0]["rule"] == "kent.review_chair"
     reason = refused[0]["reasons"][0]
@@ -55,7 +56,7 @@ def test_automatic_items_are_flagged(tmp_path, capsys):
     assert code == 0 and doc["state"] == "closed" and doc["case"] == "s"
     assert doc["history"][-1] == {"date": "2026-03-01", "event": "eighteenth_birthday", "accepted": True,
                                   "from": "referral", "to": "closed", "reasons": [], "advice": [], "exceptions": [],
-                                  "automatic": True}
+                                  "automatic": True, "recorded_by": None}
     # The 45-WD assessment (due 2026-01-08: Christmas, Boxing Day and New Year skipped) was never done:
     # the 18th birthday ends it, missed, not cancelled.
     assert [(d["due"], d["status"]) for d in doc["deadlines"]] == [("2026-01-08", "missed")]

@@ -33,7 +33,7 @@ def _case(kent, case_id="K-1"):
 
 
 def test_schema_is_migrated_and_wal(store):
-    assert {m.name for m in migrations.applied(store.db)} == {"m001_initial", "m002_simulations", "m003_levels_and_statuses", "m004_provenance_and_finished_runs"}
+    assert {m.name for m in migrations.applied(store.db)} == {"m001_initial", "m002_simulations", "m003_levels_and_statuses", "m004_provenance_and_finished_runs", "m005_actors_projection_tokens"}
     assert {"cases", "events", "deadlines", "simulations"} <= set(store.db.table_names())
     assert store.db.journal_mode == "wal"
 

@@ -23,7 +23,7 @@ import pytest
 
 import cinflow
 from cinflow import Child, StoreError
-from cinflow import store as store_module
+from cinflow.store import sqlite as store_module
 from cinflow.cli import main
 from cinflow.store import Store, migrations
 
@@ -105,7 +105,8 @@ def test_a_write_waits_out_a_short_lock_with_retries(db, registry, kent):
 
 
 def test_the_cli_reports_a_busy_database_in_one_line(db, capsys, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_BUDGET_S", 0.3)
+    import cinflow.store
+    monkeypatch.setattr(cinflow.store, "BUSY_BUDGET_S", 0.3)
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:

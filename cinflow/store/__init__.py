@@ -1,444 +1,204 @@
-"""Cases on disk: SQLite through sqlite-utils.
+"""Cases on disk: an event store on SQLite (the default) or PostgreSQL.
 
-Three tables, created and migrated with sqlite-utils' own ``Migrations``:
+``Store(target)`` takes a SQLite path (or ``:memory:``) or a
+``postgresql://`` URL; everything else about the two is the same.  Tables:
 
-* ``cases``: one row per case (authority, state, version, the child, facts);
+* ``cases``: one row per case (authority, state, version, the child, facts,
+  and ``heads``: each event name's latest accepted item);
 * ``events``: the append-only log, one row per history item, numbered per
-  case (``seq``); engine-made items are flagged ``automatic``;
-* ``deadlines``: each case's deadlines as they stand, for ``due`` queries.
+  case (``seq``), with who stored it (``recorded_by``); engine-made items
+  are flagged ``automatic``;
+* ``deadlines``: each case's deadlines as they stand, numbered per case;
+* ``simulations``: simulation runs; ``tokens``: the service's access tokens
+  (a hash of each secret, never the secret).
 
-The event log is the truth: replaying a case's submitted events rebuilds it,
-and :meth:`Store.load` checks the rebuilt case against the stored row.
-Every write is one ``BEGIN IMMEDIATE`` transaction that states the version it
-expects, so of two writers on one case exactly one wins and the other gets a
-:class:`~cinflow.errors.ConflictError`; a crash mid-write leaves nothing
-partial.  The database runs in WAL mode.
+**Appends read a projection, not the log.**  To apply an event the engine
+needs the case's state, version, facts, open deadlines and, of its history,
+the latest accepted item of each event and the last item (what the rules
+consult: see :mod:`cinflow.hookspecs`).  The case row and those few rows are
+read, the event applied, and only what changed is written (the new history
+items, the deadlines it met, ended or opened, the case row), so an append
+costs the same at 1,000 events as at 10.  The event log stays the truth:
+:meth:`Store.verify` replays every case and reports any difference.
 
-Every SQLite failure is a one-line :class:`~cinflow.errors.StoreError`: a
-database another writer keeps locked is retried (jittered exponential
-backoff) for up to ``busy_budget_s`` (30 s) before that; a full disk, a
-damaged file (:meth:`Store.check` runs ``PRAGMA quick_check`` before an
-export) or a read-only one likewise.  Migrations run in one ``BEGIN
-EXCLUSIVE`` transaction that first re-reads what is pending, so many
-processes can open a new file at once; ``PRAGMA user_version`` records how
-many have run.  A database with a migration (or schema version) this
-cinflow does not know was written by a newer cinflow and is refused.
-``Store(path, registry, read_only=True)`` never changes the database file.
+**Concurrency.**  Every write is one transaction that states the version it
+expects; ``(case_id, seq)`` is a unique key and the case row is updated only
+at that version, so of two writers on one case exactly one wins and the
+other gets a :class:`~cinflow.errors.ConflictError`; a crash mid-write leaves
+nothing partial.  One ``Store`` may be shared by the threads of a web
+server: each thread uses its own connection.
+
+**Errors.**  Every database failure is a one-line
+:class:`~cinflow.errors.StoreError` (see the backend modules:
+:mod:`cinflow.store.sqlite`, :mod:`cinflow.store.postgres`).  All of
+cinflow's SQL is in this package; census, report and simulation ask the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import random
-import sqlite3
-import time
-from datetime import date
+import secrets
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from attrs import evolve, frozen
 
-from .convert import structure, structure_event, unstructure
-from .errors import ConflictError, StoreError
-from .models import Case, Child, Deadline
-
-migrations = Migrations("cinflow")
-
-
-@migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
-    db["cases"].create(
-        {"id": str, "authority": str, "state": str, "version": int, "child": str, "facts": str},
-        pk="id",
-        not_null={"authority", "state", "version", "child", "facts"},
-    )
-    db["events"].create(
-        {"case_id": str, "seq": int, "date": str, "event": str, "accepted": int, "from_state": str,
-         "to_state": str, "automatic": int, "attributes": str, "reasons": str},
-        pk=("case_id", "seq"),
-        foreign_keys=[("case_id", "cases", "id")],
-        not_null={"date", "event", "accepted", "from_state", "to_state", "automatic"},
-    )
-    db["deadlines"].create(
-        {"case_id": str, "seq": int, "name": str, "due": str, "rule": str, "source": str,
-         "opened_on": str, "met_on": str, "cancelled_on": str},
-        pk=("case_id", "seq"),
-        foreign_keys=[("case_id", "cases", "id")],
-        not_null={"name", "due", "rule", "source", "opened_on"},
-    )
-    db["deadlines"].create_index(["due"])
-    db["cases"].create_index(["authority"])
-
-
-@migrations()
-def m002_simulations(db: sqlite_utils.Database) -> None:
-    """Simulation runs: their parameters and the summary they printed."""
-    db["simulations"].create({"id": int, "parameters": str, "summary": str}, pk="id", not_null={"parameters", "summary"})
-
-
-@migrations()
-def m003_levels_and_statuses(db: sqlite_utils.Database) -> None:
-    """A deadline's ``cancelled_on`` becomes ``ended_on`` (the day it stopped
-    applying: ``missed`` if after its due date, ``cancelled`` if not); each
-    event row keeps the advice and exceptions it carried."""
-    db["deadlines"].transform(rename={"cancelled_on": "ended_on"})
-    db["events"].add_column("advice", str, not_null_default="[]")
-    db["events"].add_column("exceptions", str, not_null_default="[]")
-
-
-@migrations()
-def m004_provenance_and_finished_runs(db: sqlite_utils.Database) -> None:
-    """Where each case came from (``recorded``: events a host or ``cinflow
-    run`` applied; ``simulated``: made by ``cinflow simulate``), and whether
-    each simulation run finished (0 until its last write commits)."""
-    db["cases"].add_column("provenance", str, not_null_default="recorded")
-    db["simulations"].add_column("finished", int, not_null_default=1)
-
-
-def _json(value) -> str:
-    return json.dumps(unstructure(value), sort_keys=True, separators=(",", ":"))
-
-
-def _iso(value):
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {value!r}")
-
-
-_ATTRIBUTES_JSON: dict = {}
-
-
-def _attributes_json(attributes: dict) -> str:
-    """An event's attributes (strings, numbers, booleans, dates, tuples of
-    them) as the same JSON ``_json`` gives, without the converter's cost;
-    the same attributes are encoded once (a bounded cache)."""
-    if not attributes:
-        return "{}"
-    key = tuple(attributes.items())
-    try:
-        return _ATTRIBUTES_JSON[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable value: encode without caching
-        return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=_iso)
-    text = json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=_iso)
-    if len(_ATTRIBUTES_JSON) > 100_000:
-        _ATTRIBUTES_JSON.clear()
-    _ATTRIBUTES_JSON[key] = text
-    return text
-
-
-# Row builders, in column order: the store and bulk loaders (the simulator)
-# write exactly the same rows.
-CASE_COLUMNS = ("id", "authority", "state", "version", "child", "facts")
-EVENT_COLUMNS = ("case_id", "seq", "date", "event", "accepted", "from_state", "to_state", "automatic", "attributes", "reasons",
-                 "advice", "exceptions")
-DEADLINE_COLUMNS = ("case_id", "seq", "name", "due", "rule", "source", "opened_on", "met_on", "ended_on")
-
-
-def case_row(case: Case) -> tuple:
-    return (case.id, case.authority, case.state, case.version, _json(case.child), _json(case.facts))
-
-
-def event_rows(case: Case, start: int = 0) -> list[tuple]:
-    return [
-        (case.id, i, h.date.isoformat(), h.event, int(h.accepted), h.from_state, h.to_state, int(h.automatic),
-         _attributes_json(h.attributes), _json(list(h.reasons)) if h.reasons else "[]",
-         _json(list(h.advice)) if h.advice else "[]", _json(list(h.exceptions)) if h.exceptions else "[]")
-        for i, h in enumerate(case.history[start:], start=start)
-    ]
-
-
-def deadline_rows(case: Case) -> list[tuple]:
-    return [
-        (case.id, i, d.name, d.due.isoformat(), d.rule, d.source, d.opened_on.isoformat(),
-         d.met_on.isoformat() if d.met_on else None, d.ended_on.isoformat() if d.ended_on else None)
-        for i, d in enumerate(case.deadlines)
-    ]
-
-
-def insert_rows(conn, cases: list[tuple], events: list[tuple], deadlines: list[tuple]) -> None:
-    """Bulk insert prepared rows (the caller owns the transaction)."""
-    conn.executemany(f"INSERT INTO cases ({','.join(CASE_COLUMNS)}) VALUES ({','.join('?' * len(CASE_COLUMNS))})", cases)
-    conn.executemany(f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})", events)
-    conn.executemany(f"INSERT INTO deadlines ({','.join(DEADLINE_COLUMNS)}) VALUES ({','.join('?' * len(DEADLINE_COLUMNS))})",
-                     deadlines)
-
+from ..convert import structure_event
+from ..errors import ConflictError, StoreError
+from ..models import Case, Deadline
+from . import rows as R
+from .rows import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS, case_row, deadline_rows, event_rows
+from .sqlite import migrations
 
 BUSY_BUDGET_S = 30.0
 """Default total time (seconds) a write waits for another writer before giving up."""
 
+CACHE_CASES = 512
+"""How many whole cases a store keeps in memory (keyed by version) so that
+returning a case after an append need not read its whole history again."""
 
-def _known() -> list[str]:
-    return [m.name for m in migrations._migrations]
-
-
-def _busy(exc: BaseException) -> bool:
-    """SQLITE_BUSY (any variant): another connection holds the lock."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith("SQLITE_BUSY") or "database is locked" in str(exc)
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def is_postgres(target) -> bool:
+    return str(target).startswith(POSTGRES_SCHEMES)
+
+
+def insert_rows(conn, cases: list[tuple], events: list[tuple], deadlines: list[tuple]) -> None:
+    """Bulk insert prepared rows on a SQLite connection (the caller owns the
+    transaction): the simulator's shard files."""
+    for table, columns, rows in (("cases", CASE_COLUMNS, cases), ("events", EVENT_COLUMNS, events),
+                                 ("deadlines", DEADLINE_COLUMNS, deadlines)):
+        if rows:
+            conn.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+
+
+@frozen
+class Token:
+    """An access token for the service: who (``name``), for which authority,
+    and whether it may write.  The secret itself is never stored."""
+
+    name: str
+    authority: str
+    read_only: bool
+    created_at: str
+    revoked_at: str | None = None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _sql(columns) -> tuple[str, str]:
+    return ",".join(columns), ",".join("?" * len(columns))
+
+
+_INSERT_CASE = "INSERT INTO cases ({}) VALUES ({})".format(*_sql(CASE_COLUMNS))
+_INSERT_EVENT = "INSERT INTO events ({}) VALUES ({})".format(*_sql(EVENT_COLUMNS))
+_INSERT_DEADLINE = "INSERT INTO deadlines ({}) VALUES ({})".format(*_sql(DEADLINE_COLUMNS))
+_EVENT_SELECT = f"SELECT {','.join(EVENT_COLUMNS)} FROM events"
+_DEADLINE_SELECT = f"SELECT {','.join(DEADLINE_COLUMNS)} FROM deadlines"
+
+
+class _Projection:
+    """What an append reads: the case as the engine needs it, and where its
+    deadlines sit in the table."""
+
+    __slots__ = ("case", "heads", "open_seqs", "next_deadline", "provenance")
+
+    def __init__(self, case, heads, open_seqs, next_deadline, provenance):
+        self.case, self.heads, self.open_seqs, self.next_deadline, self.provenance = (
+            case, heads, open_seqs, next_deadline, provenance)
 
 
 class Store:
-    """A SQLite file of cases.  ``registry`` supplies the policies replay needs.
+    """A database of cases.  ``registry`` supplies the policies appends need.
 
-    ``busy_timeout_ms`` is how long one attempt waits on another writer's lock
-    (SQLite's own wait); a write that still finds the database locked is
-    retried after a jittered, exponentially growing pause until
-    ``busy_budget_s`` seconds (default :data:`BUSY_BUDGET_S`, 30) have passed
-    in all, then fails with a one-line :class:`StoreError` (nothing written).
+    ``target`` is a SQLite file (created if missing), ``:memory:``, or a
+    ``postgresql://user:password@host:port/dbname`` URL (psycopg 3, the
+    ``postgres`` extra; the database must exist, its tables are made here).
 
-    ``read_only=True`` opens the file with a ``mode=ro`` URI: nothing in the
-    database file is ever changed and write access is not needed.  It refuses
-    a missing or empty file and one that is not a cinflow database.  A
-    database from an older release is migrated first if this process may
-    write it (as every open did before), else refused.  SQLite may still
-    create its ``-wal``/``-shm`` companions next to a WAL database in a
-    writable folder (as any reader does); in a read-only folder with no
-    ``-wal`` (so no writer can be at work) the file is opened ``immutable``.
+    ``busy_timeout_ms`` and ``busy_budget_s`` bound how long a write waits for
+    another writer (default :data:`BUSY_BUDGET_S`, 30 s in all) before a
+    one-line :class:`StoreError` (nothing written).  ``read_only=True`` never
+    changes the database (a SQLite file is opened ``mode=ro``; a PostgreSQL
+    session is ``default_transaction_read_only``).
     """
 
-    def __init__(self, path: str | Path, registry=None, *, busy_timeout_ms: int = 5000,
-                 busy_budget_s: float | None = None, read_only: bool = False):
-        self.path = str(path)
+    def __init__(self, target: str | Path, registry=None, *, busy_timeout_ms: int = 5000,
+                 busy_budget_s: float | None = None, read_only: bool = False, cache_cases: int = CACHE_CASES):
+        self.path = str(target)
         self.read_only = read_only
         self.busy_budget_s = float(BUSY_BUDGET_S if busy_budget_s is None else busy_budget_s)
-        self._timeout_ms = max(0, min(int(busy_timeout_ms), int(self.busy_budget_s * 1000)))
-        memory = self.path == ":memory:"
-        if memory and read_only:
-            raise StoreError("an in-memory database cannot be opened read-only")
-        if not memory and not read_only:
-            parent = Path(path).resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"cannot create database {path}: folder {parent} does not exist")
         if registry is None:
-            from .plugins import Registry
+            from ..plugins import Registry
 
             registry = Registry.load()
         self.registry = registry
-        self.db = None
-        try:
-            if read_only:
-                self._open_read_only(Path(path))
-            else:
-                self._open(memory)
-        except BaseException as exc:
-            if self.db is not None:
-                self.db.close()
-            if isinstance(exc, sqlite3.Error):
-                if _busy(exc):
-                    raise StoreError(self._busy_text()) from None
-                raise StoreError(f"cannot open database {path}: {_one_line(exc)}") from None
-            raise
+        if is_postgres(self.path):
+            from .postgres import PostgresBackend
 
-    # -- opening ----------------------------------------------------------------
+            self.backend = PostgresBackend(self.path, busy_budget_s=self.busy_budget_s, read_only=read_only)
+            self.path = self.backend.path  # the URL without its password
+        else:
+            from .sqlite import SQLiteBackend
 
-    def _connect(self, target: str, uri: bool = False) -> None:
-        conn = sqlite3.connect(target, uri=uri, timeout=self._timeout_ms / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
-        self.db = sqlite_utils.Database(conn)
+            self.backend = SQLiteBackend(self.path, busy_timeout_ms=busy_timeout_ms, busy_budget_s=self.busy_budget_s,
+                                         read_only=read_only)
+        self._cache: OrderedDict[str, Case] = OrderedDict()
+        self._cache_size = cache_cases
+        self._cache_lock = threading.Lock()
 
-    def _open(self, memory: bool) -> None:
-        self._connect(":memory:" if memory else self.path)
-        pending = self._retry(self._pending, translate=False)  # refuses another's or a newer database first
-        if not memory:
-            self._retry(self._enable_wal, translate=False)
-        if pending:
-            # Under an exclusive lock, re-reading what is pending: of several
-            # processes opening a new file at once, one migrates it, the
-            # others find nothing left to do.
-            self._retry(lambda: self._transaction(self._migrate, "EXCLUSIVE"), translate=False)
+    # -- the backend -----------------------------------------------------------------
 
-    def _enable_wal(self) -> None:
-        conn = self.db.conn
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-            return
-        mode = conn.execute("PRAGMA journal_mode = wal").fetchone()[0]
-        if mode != "wal":  # another connection held the file: try again
-            raise sqlite3.OperationalError("database is locked")
-
-    def _migrate(self) -> None:
-        if self._pending():
-            migrations.apply(self.db)
-            self.db.conn.execute(f"PRAGMA user_version = {len(_known())}")
-
-    def _pending(self) -> list[str]:
-        """The migrations this database still needs.  Refuses a database
-        that is not cinflow's or was written by a newer cinflow."""
-        conn = self.db.conn
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        applied = []
-        if migrations.migrations_table in tables:
-            applied = [r[0] for r in conn.execute(
-                f"SELECT name FROM [{migrations.migrations_table}] WHERE migration_set = ? ORDER BY rowid",
-                [migrations.name])]
-        known = _known()
-        if not applied:
-            others = [t for t in tables if t != migrations.migrations_table]
-            if others:
-                shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-                raise StoreError(f"{self.path} is not a cinflow database (it holds tables {shown}); nothing was changed")
-            return known
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        unknown = [n for n in applied if n not in known]
-        if unknown or version > len(known):
-            from . import __version__
-
-            what = f"migration {', '.join(unknown)}" if unknown else f"schema version {version}"
-            raise StoreError(f"{self.path} was written by a newer cinflow ({what}); this is cinflow {__version__} "
-                             f"with migrations up to {known[-1]} (schema version {len(known)}); upgrade cinflow")
-        return [n for n in known if n not in applied]
-
-    def _open_read_only(self, path: Path) -> None:
-        if not path.is_file():
-            raise StoreError(f"{path}: no such database")
-        if path.stat().st_size == 0:
-            raise StoreError(f"{path} is empty, not a cinflow database (nothing was changed)")
-        uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-        self._connect(uri, uri=True)
-        try:
-            pending = self._retry(self._pending, translate=False)
-        except sqlite3.OperationalError as exc:
-            # A WAL database in a folder this process cannot write: SQLite
-            # cannot make its -shm file.  With no -wal file no writer is at
-            # work (one would have made it), so the file is read as it is.
-            name = getattr(exc, "sqlite_errorname", "") or ""
-            if not name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or Path(f"{path}-wal").exists():
-                raise
-            self.db.close()
-            self._connect(uri + "&immutable=1", uri=True)
-            pending = self._retry(self._pending, translate=False)
-        if pending == _known():
-            raise StoreError(f"{path} is not a cinflow database (it holds no cases table); nothing was changed")
-        if pending:
-            applied = [n for n in _known() if n not in pending]
-            if not (os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)):
-                raise StoreError(f"{path} is a cinflow database from an older release (migrations up to {applied[-1]}) "
-                                 "and cannot be migrated here (no write access); open it once where it is writable "
-                                 "(any cinflow command on it migrates it)")
-            self.db.close()
-            self.db = None
-            Store(path, {}, busy_timeout_ms=self._timeout_ms, busy_budget_s=self.busy_budget_s).close()
-            self._connect(uri, uri=True)
-            self._retry(self._pending, translate=False)
+    @property
+    def db(self):
+        """This thread's sqlite-utils ``Database`` (SQLite only): for a
+        caller's own ad hoc queries; cinflow itself asks the store."""
+        db = getattr(self.backend, "db", None)
+        if db is None:
+            raise StoreError(f"{self.path} is a {self.backend.name} database: it has no sqlite-utils Database")
+        return db
 
     def close(self) -> None:
-        self.db.close()
+        self.backend.close()
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
-        if isinstance(exc, sqlite3.Error):  # a caller's own query on store.db: one line too
-            raise StoreError(self._error_text(exc, False)) from None
-
-    # -- errors, retries and transactions ---------------------------------------
-
-    def _busy_text(self) -> str:
-        return (f"database {self.path} is busy: another writer held it for more than {self.busy_budget_s:g} s; "
-                "nothing was written")
-
-    def _error_text(self, exc: sqlite3.Error, writing: bool) -> str:
-        if _busy(exc):
-            return self._busy_text()
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        detail = _one_line(exc)
-        if name.startswith("SQLITE_FULL"):
-            text = f"database {self.path}: the disk is full ({detail})"
-        elif name.startswith("SQLITE_READONLY") or self.read_only and "readonly" in detail:
-            text = f"database {self.path} cannot be written here ({detail})"
-        elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            text = f"{self.path} is damaged ({detail})"
-        else:
-            text = f"database {self.path}: {detail}"
-        return text + ("; nothing was written" if writing else "")
-
-    def _retry(self, fn, writing: bool = False, translate: bool = True):
-        """``fn()``, again after a jittered exponential pause while the database
-        is busy, for up to ``busy_budget_s`` in all.  Still busy at the end is a
-        one-line :class:`StoreError`; so is any other SQLite error (unless
-        ``translate`` is false: then it is raised as it is)."""
-        start = time.monotonic()
-        pause = 0.01
-        timeout = self._timeout_ms
-        try:
-            while True:
-                try:
-                    return fn()
-                except sqlite3.Error as exc:
-                    if not _busy(exc):
-                        if not translate:
-                            raise
-                        raise StoreError(self._error_text(exc, writing)) from None
-                    left = start + self.busy_budget_s - time.monotonic()
-                    if left <= 0:
-                        raise StoreError(self._busy_text()) from None
-                    time.sleep(random.uniform(0, min(pause, left)))
-                    pause = min(pause * 2, 1.0)
-                    left_ms = int((start + self.busy_budget_s - time.monotonic()) * 1000)
-                    if left_ms <= 0:
-                        raise StoreError(self._busy_text()) from None
-                    if left_ms < timeout:  # the last attempt waits no longer than the budget allows
-                        timeout = left_ms
-                        self.db.conn.execute(f"PRAGMA busy_timeout = {timeout}")
-        finally:
-            if timeout != self._timeout_ms:
-                self.db.conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
-
-    def _transaction(self, body, mode: str = "IMMEDIATE"):
-        """``body()`` inside one ``BEGIN IMMEDIATE`` transaction: committed if it
-        returns, rolled back if anything raises (a busy database included, so
-        :meth:`_retry` can run it again from the start)."""
-        conn = self.db.conn
-        conn.execute(f"BEGIN {mode}")
-        try:
-            result = body()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            raise
-        return result
-
-    def _write(self, body):
-        if self.read_only:
-            raise StoreError(f"{self.path} was opened read-only; nothing was written")
-        return self._retry(lambda: self._transaction(body), writing=True)
+        if isinstance(exc, self.backend.Error):  # a caller's own query on store.db: one line too
+            raise StoreError(self.backend.error_text(exc, False)) from None
 
     def check(self, consequence: str = "it was not exported") -> None:
-        """``PRAGMA quick_check``: a damaged database is a one-line
+        """The database's own integrity check: a damaged one is a one-line
         :class:`StoreError` naming it (call before exporting from it)."""
-        try:
-            rows = [r[0] for r in self._retry(lambda: self.db.execute("PRAGMA quick_check").fetchall(), translate=False)]
-        except sqlite3.DatabaseError as exc:  # too damaged for quick_check to run
-            rows = [_one_line(exc)]
+        rows = self.backend.integrity()
         if rows != ["ok"]:
             detail = "; ".join(" ".join(r.split()) for r in rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
             raise StoreError(f"{self.path} is damaged (quick_check: {detail}); {consequence}")
 
+    def migrations(self) -> list[str]:
+        """The names of the migrations this database has had, in order."""
+        return self.backend.read(self.backend.applied_migrations)
+
     # -- writing ----------------------------------------------------------------
 
-    def add(self, case: Case) -> None:
+    def add(self, case: Case, recorded_by: str | None = None) -> None:
         """Store a new case with its whole history, in one transaction."""
-        def body():
-            if self.db["cases"].count_where("id = ?", [case.id]):
-                raise StoreError(f"case {case.id!r} is already in {self.path}; append to it or use another case id")
-            insert_rows(self.db.conn, [case_row(case)], event_rows(case), deadline_rows(case))
+        b = self.backend
 
-        self._write(body)
+        def body():
+            if b.one("SELECT 1 FROM cases WHERE id = ?", (case.id,)):
+                raise StoreError(f"case {case.id!r} is already in {self.path}; append to it or use another case id")
+            self._insert(case, recorded_by)
+
+        b.write(body)
+        self._remember(self._stamped(case, 0, recorded_by))
 
     def add_many(self, cases) -> int:
         """Store many new cases in one transaction (bulk loads)."""
@@ -446,157 +206,406 @@ class Store:
 
         def body():
             for case in cases:
-                insert_rows(self.db.conn, [case_row(case)], event_rows(case), deadline_rows(case))
+                self._insert(case, None)
             return len(cases)
 
-        return self._write(body)
+        return self.backend.write(body)
 
-    def append(self, case_id: str, event, expected_version: int) -> Case:
+    def _insert(self, case: Case, recorded_by: str | None) -> None:
+        b = self.backend
+        b.run(_INSERT_CASE, case_row(case))
+        if case.history:
+            b.many(_INSERT_EVENT, event_rows(case, 0, recorded_by))
+        if case.deadlines:
+            b.many(_INSERT_DEADLINE, deadline_rows(case))
+
+    def append(self, case_id: str, event, expected_version: int, recorded_by: str | None = None,
+               keep_refused: bool = True) -> Case:
         """Apply one event to a stored case and store the result: one
         transaction.  Raises :class:`ConflictError` if the case's version is
-        not ``expected_version``; nothing is written then."""
+        not ``expected_version``; nothing is written then.
+
+        ``recorded_by`` names who stored it (kept on each new history item).
+        With ``keep_refused=False`` a refused event writes nothing: the case
+        returned has the refused item last and the version still stored."""
         def body():
-            row = self._row(case_id)
-            if row["version"] != expected_version:
+            proj = self._projection(case_id)
+            if proj.case.version != expected_version:
                 raise ConflictError(
-                    f"case {case_id!r} is at version {row['version']}, not {expected_version}: "
+                    f"case {case_id!r} is at version {proj.case.version}, not {expected_version}: "
                     "someone else changed it; reload it and try again"
                 )
-            before = self._replay(row)
-            policy = self.registry[row["authority"]]
-            after = policy.apply(before, event)
-            self._update(before, after, expected_version)
-            return after
+            after = self.registry[proj.case.authority].apply(proj.case, event)
+            if not keep_refused and not after.history[-1].accepted:
+                return proj, after, False
+            self._update(proj, after, recorded_by)
+            return proj, after, True
 
-        return self._write(body)
+        proj, after, stored = self.backend.write(body)
+        whole = self._whole_after(proj, after, recorded_by if stored else None, stored)
+        if not stored:
+            return evolve(whole, version=proj.case.version)
+        return whole
+
+    def advance(self, as_of: date, authority: str | None = None, recorded_by: str | None = None) -> list[Case]:
+        """Move every stored open case (of ``authority``, if given) to
+        ``as_of``, persisting each automatic transition it passes (the 18th
+        birthday) as an event flagged ``automatic``.  Each case is its own
+        transaction with the version it expects, as :meth:`append`; running
+        it twice changes nothing.  Returns the cases that changed."""
+        from ..states import OPEN_STATES
+
+        b = self.backend
+        marks = ",".join("?" * len(OPEN_STATES))
+        params = sorted(OPEN_STATES)
+        where = f"state IN ({marks})"
+        if authority is not None:
+            where += " AND authority = ?"
+            params.append(authority)
+        rows = b.read(lambda: b.all(f"SELECT id, version FROM cases WHERE {where} ORDER BY id", params))
+        changed = []
+
+        def body(case_id, version):
+            proj = self._projection(case_id)
+            if proj.case.version != version:
+                return None  # someone else moved it on meanwhile; their write stands
+            after = self.registry[proj.case.authority].advance(proj.case, as_of)
+            if after.version == proj.case.version:
+                return None
+            self._update(proj, after, recorded_by)
+            return proj, after
+
+        for case_id, version in rows:
+            done = b.write(lambda: body(case_id, version))
+            if done is not None:
+                changed.append(self._whole_after(*done, recorded_by))
+        return changed
+
+    def _update(self, proj: _Projection, after: Case, recorded_by: str | None) -> None:
+        """Write what ``after`` changed over the projection (the caller holds
+        the transaction): new history items, changed and new deadlines, the
+        case row at the version it was read at."""
+        b = self.backend
+        before = proj.case
+        new_items = after.history[len(before.history):]
+        heads = R.heads_of(new_items, before.version, proj.heads)
+        n = b.run("UPDATE cases SET state = ?, version = ?, facts = ?, heads = ? WHERE id = ? AND version = ?",
+                  (after.state, after.version, R.to_json(after.facts), R.heads_json(heads), after.id, before.version))
+        if n != 1:
+            raise ConflictError(f"case {after.id!r} changed while this write was in progress")
+        try:
+            b.many(_INSERT_EVENT, [R.event_row(after.id, before.version + k, h, recorded_by)
+                                   for k, h in enumerate(new_items)])
+        except b.Error as exc:
+            if b.is_unique_violation(exc):
+                raise ConflictError(f"case {after.id!r} changed while this write was in progress") from None
+            raise
+        if after.deadlines is before.deadlines:
+            return
+        changed = [(d.met_on.isoformat() if d.met_on else None, d.ended_on.isoformat() if d.ended_on else None,
+                    after.id, seq)
+                   for seq, old, d in zip(proj.open_seqs, before.deadlines, after.deadlines) if d != old]
+        if changed:
+            b.many("UPDATE deadlines SET met_on = ?, ended_on = ? WHERE case_id = ? AND seq = ?", changed)
+        opened = after.deadlines[len(before.deadlines):]
+        if opened:
+            b.many(_INSERT_DEADLINE, [R.deadline_row(after.id, proj.next_deadline + k, d) for k, d in enumerate(opened)])
 
     # -- reading ----------------------------------------------------------------
 
-    def _row(self, case_id: str) -> dict:
-        rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [case_id]))
-        if not rows:
+    def _case_row(self, case_id: str):
+        row = self.backend.one("SELECT authority, state, version, child, facts, heads, provenance FROM cases WHERE id = ?",
+                               (case_id,))
+        if row is None:
             raise StoreError(f"no case {case_id!r} in {self.path}")
-        return rows[0]
+        return row
 
-    def _replay(self, row: dict) -> Case:
-        policy = self.registry[row["authority"]]
-        child = structure(json.loads(row["child"]), Child, "child")
-        case = policy.new_case(row["id"], child)
-        for ev in self.db.query(
-            "SELECT date, event, attributes, automatic FROM events WHERE case_id = ? ORDER BY seq", [row["id"]]
-        ):
-            if ev["automatic"]:
-                # Engine-made (the 18th birthday): letting time pass to its date remakes it.
-                case = policy.advance(case, date.fromisoformat(ev["date"]))
-                continue
-            data = {"date": ev["date"], "event": ev["event"], **json.loads(ev["attributes"])}
-            case = policy.apply(case, structure_event(data, f"case {row['id']} event"))
+    def _projection(self, case_id: str) -> _Projection:
+        """The case as an append needs it (see the module's docstring):
+        a handful of rows whatever the length of its history."""
+        b = self.backend
+        authority, state, version, child, facts, heads_text, provenance = self._case_row(case_id)
+        heads = json.loads(heads_text)
+        seqs = R.summary_seqs(version, heads)
+        history = ()
+        if seqs:
+            marks = ",".join("?" * len(seqs))
+            history = tuple(R.history_item(r, case_id) for r in b.all(
+                f"{_EVENT_SELECT} WHERE case_id = ? AND seq IN ({marks}) ORDER BY seq", (case_id, *seqs)))
+        open_rows = b.all(f"{_DEADLINE_SELECT} WHERE case_id = ? AND met_on IS NULL AND ended_on IS NULL ORDER BY seq",
+                          (case_id,))
+        last = b.one("SELECT max(seq) FROM deadlines WHERE case_id = ?", (case_id,))[0]
+        case = Case(case_id, authority, R.child(child, case_id), state, version, R.facts(facts, case_id), history,
+                    tuple(R.deadline(r) for r in open_rows))
+        return _Projection(case, heads, [r[1] for r in open_rows], 0 if last is None else last + 1, provenance)
+
+    def _whole(self, case_id: str) -> Case:
+        """The whole case from its rows (no replay), or from memory when the
+        version in memory is the stored one."""
+        b = self.backend
+        authority, state, version, child, facts, _, _ = self._case_row(case_id)
+        cached = self._cached(case_id, version)
+        if cached is not None:
+            return cached
+        history = tuple(R.history_item(r, case_id) for r in b.all(f"{_EVENT_SELECT} WHERE case_id = ? ORDER BY seq",
+                                                                   (case_id,)))
+        deadlines = tuple(R.deadline(r) for r in b.all(f"{_DEADLINE_SELECT} WHERE case_id = ? ORDER BY seq", (case_id,)))
+        if len(history) != version:
+            raise StoreError(f"case {case_id!r}: {len(history)} events stored but the database says version {version}")
+        case = Case(case_id, authority, R.child(child, case_id), state, version, R.facts(facts, case_id), history, deadlines)
+        self._remember(case)
         return case
 
-    def load(self, case_id: str, as_of: date | None = None) -> Case:
-        """Rebuild a case from its event log, checked against the stored row."""
-        return self._retry(lambda: self._load(case_id, as_of))
+    def _whole_after(self, proj: _Projection, after: Case, recorded_by: str | None, stored: bool = True) -> Case:
+        """The whole case after an append: the one in memory (or, if it is
+        not there, the rows as they stood before it) with what the append
+        changed laid over it."""
+        before = proj.case
+        new_items = self._stamp(after.history[len(before.history):], recorded_by)
+        whole = self._cached(after.id, before.version)
+        if whole is None:
+            whole = self.backend.read(lambda: self._whole_at(after.id, before.version, proj.next_deadline))
+        deadlines = list(whole.deadlines)
+        for seq, d in zip(proj.open_seqs, after.deadlines):
+            deadlines[seq] = d
+        deadlines.extend(after.deadlines[len(before.deadlines):])
+        case = Case(after.id, after.authority, after.child, after.state, after.version, after.facts,
+                    whole.history + new_items, tuple(deadlines))
+        if stored:  # a refused event that was not stored is never remembered as a version
+            self._remember(case)
+        return case
 
-    def _load(self, case_id: str, as_of: date | None) -> Case:
-        row = self._row(case_id)
-        case = self._replay(row)
-        if case.state != row["state"] or case.version != row["version"]:
-            raise StoreError(
-                f"case {case_id!r}: replaying its events gives state {case.state} v{case.version}, "
-                f"but the database says {row['state']} v{row['version']}"
-            )
+    def _whole_at(self, case_id: str, version: int, deadlines_before: int) -> Case:
+        """The whole case as it stood at ``version``, just before an append:
+        its first ``version`` events and first ``deadlines_before`` deadlines
+        (those that append could change are laid over by the caller)."""
+        b = self.backend
+        authority, state, _, child, facts, _, _ = self._case_row(case_id)
+        history = tuple(R.history_item(r, case_id) for r in b.all(
+            f"{_EVENT_SELECT} WHERE case_id = ? AND seq < ? ORDER BY seq", (case_id, version)))
+        deadlines = tuple(R.deadline(r) for r in b.all(
+            f"{_DEADLINE_SELECT} WHERE case_id = ? AND seq < ? ORDER BY seq", (case_id, deadlines_before)))
+        return Case(case_id, authority, R.child(child, case_id), state, version, R.facts(facts, case_id), history, deadlines)
+
+    @staticmethod
+    def _stamp(items, recorded_by):
+        if recorded_by is None:
+            return tuple(items)
+        return tuple(h if h.recorded_by else evolve(h, recorded_by=recorded_by) for h in items)
+
+    def _stamped(self, case: Case, start: int, recorded_by) -> Case:
+        if recorded_by is None:
+            return case
+        return evolve(case, history=case.history[:start] + self._stamp(case.history[start:], recorded_by))
+
+    # -- the in-memory cache of whole cases ----------------------------------------------
+
+    def _cached(self, case_id: str, version: int) -> Case | None:
+        with self._cache_lock:
+            case = self._cache.get(case_id)
+            if case is None or case.version != version:
+                return None
+            self._cache.move_to_end(case_id)
+            return case
+
+    def _remember(self, case: Case) -> None:
+        if self._cache_size <= 0:
+            return
+        with self._cache_lock:
+            self._cache[case.id] = case
+            self._cache.move_to_end(case.id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def load(self, case_id: str, as_of: date | None = None) -> Case:
+        """The stored case, whole (from its rows; :meth:`verify` replays)."""
+        case = self.backend.read(lambda: self._whole(case_id))
         if as_of is not None:
             case = self.registry[case.authority].advance(case, as_of)
         return case
 
+    def version(self, case_id: str) -> int:
+        """The stored version of a case (:class:`StoreError` if there is none)."""
+        b = self.backend
+        row = b.read(lambda: b.one("SELECT version FROM cases WHERE id = ?", (case_id,)))
+        if row is None:
+            raise StoreError(f"no case {case_id!r} in {self.path}")
+        return row[0]
+
+    def authority_of(self, case_id: str) -> str | None:
+        """The authority a stored case is under; None if there is no such case."""
+        b = self.backend
+        row = b.read(lambda: b.one("SELECT authority FROM cases WHERE id = ?", (case_id,)))
+        return None if row is None else row[0]
+
     def case_ids(self, authority: str | None = None) -> list[str]:
+        b = self.backend
         if authority is None:
-            return self._retry(lambda: [r["id"] for r in self.db.query("SELECT id FROM cases ORDER BY id")])
-        return self._retry(lambda: [r["id"] for r in self.db.query(
-            "SELECT id FROM cases WHERE authority = ? ORDER BY id", [authority])])
+            return b.read(lambda: [r[0] for r in b.all("SELECT id FROM cases ORDER BY id")])
+        return b.read(lambda: [r[0] for r in b.all("SELECT id FROM cases WHERE authority = ? ORDER BY id", (authority,))])
 
-    def due(self, as_of: date) -> list[tuple[str, str, Deadline]]:
+    def count(self, table: str, case_id: str | None = None) -> int:
+        """Rows in one of the store's tables (of one case, if given)."""
+        if table not in ("cases", "events", "deadlines", "simulations", "tokens"):
+            raise StoreError(f"no table {table!r} in a cinflow store")
+        b = self.backend
+        column = "id" if table == "cases" else "case_id"
+        if case_id is None:
+            return b.read(lambda: b.one(f"SELECT count(*) FROM {table}")[0])
+        return b.read(lambda: b.one(f"SELECT count(*) FROM {table} WHERE {column} = ?", (case_id,))[0])
+
+    def due(self, as_of: date, authority: str | None = None) -> list[tuple[str, str, Deadline]]:
         """Every open or overdue deadline as of ``as_of`` across the cases
-        still open on that date, soonest first: ``(case_id, authority,
-        deadline)``.  A case that had ended by then (or would have, by its
-        child's 18th birthday, had time been let pass with :meth:`advance`)
-        lists nothing: its unmet obligations are missed or cancelled, shown by
-        ``show``, not a work list."""
-        return self._retry(lambda: self._due(as_of))
+        still open on that date (of ``authority``, if given), soonest first:
+        ``(case_id, authority, deadline)``.  A case that had ended by then
+        (or would have, by its child's 18th birthday, had time been let pass
+        with :meth:`advance`) lists nothing: its unmet obligations are missed
+        or cancelled, shown by ``show``, not a work list."""
+        return self.backend.read(lambda: self._due(as_of, authority))
 
-    def _due(self, as_of: date) -> list[tuple[str, str, Deadline]]:
-        from .engine import _adulthood
-        from .states import FINAL_STATES
+    def _due(self, as_of: date, authority: str | None) -> list[tuple[str, str, Deadline]]:
+        from ..engine import _adulthood
+        from ..states import FINAL_STATES
 
         out = []
         day = as_of.isoformat()
+        params = [day, day, day]
+        where = ""
+        if authority is not None:
+            where = " AND c.authority = ?"
+            params.append(authority)
         ended: dict[str, bool] = {}
-        for r in self.db.query(
-            """SELECT d.*, c.authority, c.child, c.state, c.facts FROM deadlines d JOIN cases c ON c.id = d.case_id
-               WHERE d.opened_on <= :day
-                 AND (d.met_on IS NULL OR d.met_on > :day)
-                 AND (d.ended_on IS NULL OR d.ended_on > :day)
+        cols = ", ".join(f"d.{c}" for c in DEADLINE_COLUMNS)
+        for r in self.backend.all(
+            f"""SELECT {cols}, c.authority, c.child, c.state, c.facts FROM deadlines d JOIN cases c ON c.id = d.case_id
+               WHERE d.opened_on <= ?
+                 AND (d.met_on IS NULL OR d.met_on > ?)
+                 AND (d.ended_on IS NULL OR d.ended_on > ?){where}
                ORDER BY d.due, d.case_id, d.seq""",
-            {"day": day},
+            params,
         ):
-            cid = r["case_id"]
+            cid = r[0]
+            case_authority, child, state, facts = r[len(DEADLINE_COLUMNS):]
             if cid not in ended:
-                if r["state"] in FINAL_STATES:
-                    closed_on = json.loads(r["facts"]).get("closed_on")
+                if state in FINAL_STATES:
+                    closed_on = json.loads(facts).get("closed_on")
                     ended[cid] = closed_on is None or closed_on <= day
                 else:
-                    birth = date.fromisoformat(json.loads(r["child"])["birth_date"])
+                    birth = date.fromisoformat(json.loads(child)["birth_date"])
                     ended[cid] = _adulthood(birth) <= as_of
             if ended[cid]:
                 continue
-            out.append((cid, r["authority"], _deadline(r)))
+            out.append((cid, case_authority, R.deadline(r[:len(DEADLINE_COLUMNS)])))
         return out
 
-    def advance(self, as_of: date) -> list[Case]:
-        """Move every stored open case to ``as_of``, persisting each automatic
-        transition it passes (the 18th birthday) as an event flagged
-        ``automatic``.  Each case is its own transaction with the version it
-        expects, as :meth:`append`; running it twice changes nothing.  Returns
-        the cases that changed."""
-        from .states import OPEN_STATES
+    # -- verification -------------------------------------------------------------------
 
-        changed = []
-        rows = self._retry(lambda: list(self.db.query(
-            f"SELECT id, version FROM cases WHERE state IN ({','.join('?' * len(OPEN_STATES))}) ORDER BY id",
-            sorted(OPEN_STATES))))
+    def replay(self, case_id: str) -> Case:
+        """The case rebuilt by replaying its submitted events through its
+        policy (the event log is the truth)."""
+        b = self.backend
 
-        def body(row):
-            current = self._row(row["id"])
-            if current["version"] != row["version"]:
-                return None  # someone else moved it on meanwhile; their write stands
-            before = self._replay(current)
-            after = self.registry[current["authority"]].advance(before, as_of)
-            if after.version == before.version:
-                return None
-            self._update(before, after, current["version"])
-            return after
+        def body():
+            authority, _, _, child, _, _, _ = self._case_row(case_id)
+            return authority, child, b.all("SELECT date, event, attributes, automatic FROM events WHERE case_id = ? ORDER BY seq",
+                                           (case_id,))
 
-        for row in rows:
-            after = self._write(lambda: body(row))
-            if after is not None:
-                changed.append(after)
-        return changed
+        authority, child, events = b.read(body)
+        policy = self.registry[authority]
+        case = policy.new_case(case_id, R.child(child, case_id))
+        for day, name, attrs, automatic in events:
+            if automatic:
+                # Engine-made (the 18th birthday): letting time pass to its date remakes it.
+                case = policy.advance(case, date.fromisoformat(day))
+                continue
+            data = {"date": day, "event": name, **json.loads(attrs)}
+            case = policy.apply(case, structure_event(data, f"case {case_id} event"))
+        return case
 
-    def _update(self, before: Case, after: Case, expected_version: int) -> None:
-        """Write ``after`` over ``before`` (the caller holds the transaction)."""
-        cursor = self.db.execute(
-            "UPDATE cases SET state = ?, version = ?, facts = ? WHERE id = ? AND version = ?",
-            [after.state, after.version, _json(after.facts), after.id, expected_version],
-        )
-        if cursor.rowcount != 1:
-            raise ConflictError(f"case {after.id!r} changed while this write was in progress")
-        self.db.execute("DELETE FROM deadlines WHERE case_id = ?", [after.id])
-        insert_rows(self.db.conn, [], event_rows(after, len(before.history)), deadline_rows(after))
+    def verify(self, case_ids=None) -> list[str]:
+        """Replay every case (or those named) and compare it with what is
+        stored: state, version, facts, every history item and deadline.
+        Returns one line per difference found (empty: all agree)."""
+        problems = []
+        for case_id in (self.case_ids() if case_ids is None else case_ids):
+            try:
+                stored = self.backend.read(lambda: self._whole_uncached(case_id))
+                replayed = self.replay(case_id)
+            except Exception as exc:  # a damaged row, an unknown policy: say which case
+                problems.append(f"case {case_id}: cannot be replayed: {' '.join(str(exc).split())}")
+                continue
+            problems.extend(f"case {case_id}: {d}" for d in _differences(stored, replayed))
+        return problems
+
+    def _whole_uncached(self, case_id: str) -> Case:
+        with self._cache_lock:
+            self._cache.pop(case_id, None)
+        return self._whole(case_id)
+
+    # -- access tokens (the service) ---------------------------------------------------------
+
+    def create_token(self, name: str, authority: str, read_only: bool = False) -> str:
+        """A new access token for ``authority``: returns the secret (shown
+        once; only its SHA-256 is stored).  A name in use is a StoreError."""
+        name = name.strip()
+        if not name or len(name) > 100 or any(c.isspace() for c in name):
+            raise StoreError("a token's name is 1 to 100 characters with no spaces (it is recorded as recorded_by)")
+        self.registry[authority]  # an unknown authority fails here, with the known ones listed
+        secret = "cf_" + secrets.token_urlsafe(32)
+        b = self.backend
+
+        def body():
+            if b.one("SELECT 1 FROM tokens WHERE name = ?", (name,)):
+                raise StoreError(f"a token named {name!r} already exists in {self.path} (revoke it or use another name)")
+            b.run("INSERT INTO tokens (name, authority, read_only, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
+                  (name, authority, int(read_only), _hash(secret), _now()))
+
+        b.write(body)
+        return secret
+
+    def tokens(self) -> list[Token]:
+        b = self.backend
+        rows = b.read(lambda: b.all("SELECT name, authority, read_only, created_at, revoked_at FROM tokens ORDER BY name"))
+        return [Token(n, a, bool(ro), c, r) for n, a, ro, c, r in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        """Revoke a token by name; False if there is no such live token."""
+        b = self.backend
+        return b.write(lambda: b.run("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                                     (_now(), name))) == 1
+
+    def token_for(self, secret: str) -> Token | None:
+        """The live token whose secret this is, or None."""
+        b = self.backend
+        row = b.read(lambda: b.one(
+            "SELECT name, authority, read_only, created_at, revoked_at FROM tokens WHERE hash = ? AND revoked_at IS NULL",
+            (_hash(secret),)))
+        return None if row is None else Token(row[0], row[1], bool(row[2]), row[3], row[4])
 
 
-def _deadline(r) -> Deadline:
-    return Deadline(
-        r["name"], date.fromisoformat(r["due"]), r["rule"], r["source"], date.fromisoformat(r["opened_on"]),
-        date.fromisoformat(r["met_on"]) if r["met_on"] else None,
-        date.fromisoformat(r["ended_on"]) if r["ended_on"] else None,
-    )
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _differences(stored: Case, replayed: Case) -> list[str]:
+    out = []
+    for name in ("state", "version", "facts"):
+        if getattr(stored, name) != getattr(replayed, name):
+            out.append(f"{name}: stored {getattr(stored, name)!r}, replayed {getattr(replayed, name)!r}")
+    if len(stored.history) != len(replayed.history):
+        out.append(f"history: {len(stored.history)} items stored, {len(replayed.history)} replayed")
+    for seq, (a, b) in enumerate(zip(stored.history, replayed.history)):
+        if a != b:
+            out.append(f"event {seq} ({a.event} of {a.date.isoformat()}) differs from its replay")
+    if len(stored.deadlines) != len(replayed.deadlines):
+        out.append(f"deadlines: {len(stored.deadlines)} stored, {len(replayed.deadlines)} replayed")
+    for seq, (a, b) in enumerate(zip(stored.deadlines, replayed.deadlines)):
+        if a != b:
+            out.append(f"deadline {seq} ({a.name} due {a.due.isoformat()}) differs from its replay")
+    return out
+
+
+__all__ = ["Store", "Token", "StoreError", "ConflictError", "migrations", "BUSY_BUDGET_S", "CASE_COLUMNS",
+           "EVENT_COLUMNS", "DEADLINE_COLUMNS", "case_row", "event_rows", "deadline_rows", "insert_rows", "is_postgres"]
