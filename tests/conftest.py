@@ -24,3 +24,24 @@ def kent(registry):
 @pytest.fixture
 def make_runner():
     return Runner
+
+
+# -- PostgreSQL ------------------------------------------------------------------
+# (provisional: CINFLOW_TEST_POSTGRES names a server where the user may CREATE DATABASE)
+import os
+import uuid
+
+
+@pytest.fixture
+def postgres_url():
+    base = os.environ.get("CINFLOW_TEST_POSTGRES")
+    if not base:
+        pytest.skip("no PostgreSQL server (set CINFLOW_TEST_POSTGRES)")
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

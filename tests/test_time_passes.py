@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from cinflow import Child
-from cinflow.cli import main
+from cinflow.cli import cli_actor, main
 from cinflow.store import Store
 
 from helpers import Runner, plan_in_force
@@ -23,11 +23,11 @@ def run(argv, capsys):
     return code, out, err
 
 
-@pytest.fixture
-def db(tmp_path, registry):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path, registry):
     """Two Kent cases with plans in force: K-OLD turns 18 on Fri 12 Jun 2026,
-    K-YOUNG on 12 Jun 2032."""
-    path = tmp_path / "cases.db"
+    K-YOUNG on 12 Jun 2032; in a SQLite file or a PostgreSQL database."""
+    path = tmp_path / "cases.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     with Store(path, registry) as store:
         for case_id, born in (("K-OLD", date(2008, 6, 12)), ("K-YOUNG", date(2014, 6, 12))):
             r = plan_in_force(Runner(registry["kent"], Child(birth_date=born), case_id))
@@ -39,11 +39,12 @@ def test_tick_persists_the_18th_birthday_once(db, registry, capsys):
     code, out, err = run(["tick", "--db", str(db), "--as-of", "2026-07-01"], capsys)
     assert (code, err) == (0, "")
     assert "K-OLD: eighteenth_birthday -> closed" in out and "1 case(s) moved to 2026-07-01." in out
-    conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT date, event, automatic FROM events WHERE case_id = 'K-OLD' ORDER BY seq DESC LIMIT 1").fetchall()
-    states = dict(conn.execute("SELECT id, state FROM cases").fetchall())
-    conn.close()
-    assert rows == [("2026-06-12", "eighteenth_birthday", 1)]
+    with Store(db, registry) as store:
+        b = store.backend
+        rows = b.read(lambda: b.all("SELECT date, event, automatic, recorded_by FROM events WHERE case_id = 'K-OLD' "
+                                    "ORDER BY seq DESC LIMIT 1"))
+        states = dict(b.read(lambda: b.all("SELECT id, state FROM cases")))
+    assert [tuple(r) for r in rows] == [("2026-06-12", "eighteenth_birthday", 1, cli_actor())]
     assert states == {"K-OLD": "closed", "K-YOUNG": "cin_plan"}
     # Twice changes nothing.
     code, out, _ = run(["tick", "--db", str(db), "--as-of", "2026-07-01"], capsys)

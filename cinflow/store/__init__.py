@@ -192,10 +192,17 @@ class Store:
         """Store a new case with its whole history, in one transaction."""
         b = self.backend
 
+        taken = f"case {case.id!r} is already in {self.path}; append to it or use another case id"
+
         def body():
             if b.one("SELECT 1 FROM cases WHERE id = ?", (case.id,)):
-                raise StoreError(f"case {case.id!r} is already in {self.path}; append to it or use another case id")
-            self._insert(case, recorded_by)
+                raise StoreError(taken)
+            try:
+                self._insert(case, recorded_by)
+            except b.Error as exc:  # another writer added it since the check
+                if b.is_unique_violation(exc):
+                    raise StoreError(taken) from None
+                raise
 
         b.write(body)
         self._remember(self._stamped(case, 0, recorded_by))

@@ -369,6 +369,9 @@ class SQLiteBackend:
             raise
         return result
 
+    def is_unique_violation(self, exc) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
     def _locked(self, fn):
         if self._memory_lock is None:
             return fn()
