@@ -451,7 +451,15 @@ class DeadlineRule:
 @frozen
 class Context:
     """What a guard, predicate or deadline rule can see: the case before the
-    event, the event, and the state it would lead to."""
+    event, the event, and the state it would lead to.
+
+    ``case.history`` is the whole history when a case is applied to in
+    memory, but when a *stored* case is appended to it holds only the latest
+    accepted item of each event name and the case's last item (the store
+    reads a projection, not the log).  Ask whether an accepted event happened
+    since a date (:func:`cinflow.rulekit.happened_since`) or when the last
+    one was; never count items (keep a count as a fact).  ``cinflow verify``
+    replays every stored case and reports a rule that broke this."""
 
     case: Any
     event: Any

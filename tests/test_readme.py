@@ -13,7 +13,7 @@ def test_embedding_example_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "False kent.initial_chair"
     assert out[1].startswith("initial_cin_meeting 2026-02-27 overdue kent.initial_meeting")
-    assert out[-3:] == ["2032-06-12", "['needs_chair', 'needs_exception']", "True service_manager"]
+    assert out[-3:] == ["cms:jsmith 2032-06-12", "['needs_chair', 'needs_exception']", "True service_manager"]
     assert (tmp_path / "embedded.db").exists()
 
 
