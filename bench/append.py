@@ -78,7 +78,8 @@ def measure(target, registry, sizes, appends):
                 rows.append((label, n, statistics.median(times) / 1e6, pct(times, 0.99) / 1e6))
     with Store(target, registry) as store:
         for n in sizes:
-            case_id = f"B{n}-512"
+            case_id = f"R{n}"
+            store.add(long_case(policy, case_id, n)[0])
             times = []
             for _ in range(max(5, appends // 10)):
                 t0 = time.perf_counter_ns()
