@@ -7,14 +7,14 @@ A working day is Monday to Friday, except bank holidays in England and Wales
 D is day 1.  Weeks are 7 calendar days; months are calendar months clamped to
 the end of the month; neither rolls off weekends or holidays.
 
-Working days are looked up in a precomputed, sorted table of day ordinals, so
-adding working days is two bisections rather than a day-by-day walk.
+Working days are looked up in precomputed tables (per day: is it a working
+day, how many working days up to it), so adding or taking away working days
+is a list lookup rather than a day-by-day walk.
 """
 
 from __future__ import annotations
 
 import calendar as _stdcal
-from bisect import bisect_right
 from datetime import date, timedelta
 
 import holidays
@@ -63,7 +63,11 @@ def age_on(birth_date: date, on: date) -> int:
 
 
 class WorkingDays:
-    """Working-day arithmetic over a lazily extended table of years."""
+    """Working-day arithmetic over a lazily extended table of years.
+
+    Per day of the table: whether it is a working day, and how many working
+    days there are up to and including it; so every question (is it one,
+    the n-th after, the n-th before, how many between) is a list lookup."""
 
     def __init__(self, country: str = "GB", subdiv: str = "ENG", first_year: int = 2000, last_year: int = 2045):
         self.country = country
@@ -80,37 +84,81 @@ class WorkingDays:
         years = range(first_year, last_year + 1)
         self._holidays = set(holidays.country_holidays(self.country, subdiv=self.subdiv, years=years))
         start, end = date(first_year, 1, 1).toordinal(), date(last_year, 12, 31).toordinal()
-        self._ordinals = [
-            o for o in range(start, end + 1)
-            if (o + 6) % 7 < 5 and date.fromordinal(o) not in self._holidays
-        ]
+        working = bytearray(end - start + 1)
+        cum = [0] * len(working)  # working days on or before each day of the table
+        count = 0
+        for k, o in enumerate(range(start, end + 1)):
+            if (o + 6) % 7 < 5 and date.fromordinal(o) not in self._holidays:
+                working[k] = 1
+                count += 1
+            cum[k] = count
+        self._ordinals = [o for k, o in enumerate(range(start, end + 1)) if working[k]]
         # One shared date object per working day: due dates cost no memory of their own.
         self._dates = [date.fromordinal(o) for o in self._ordinals]
+        self._base, self._size = start, len(working)
+        self._working, self._cum = working, cum
         self._first, self._last = first_year, last_year
 
     def _cover(self, d: date, margin_years: int = 2) -> None:
         if d.year - 1 < self._first or d.year + margin_years > self._last:
             self._extend(d.year - 1, d.year + margin_years)
 
+    def _index(self, d: date) -> int:
+        """``d``'s place in the table (extending the table to hold it)."""
+        k = d.toordinal() - self._base
+        if not 0 <= k < self._size:
+            self._cover(d)
+            k = d.toordinal() - self._base
+        return k
+
     def is_working_day(self, d: date) -> bool:
-        self._cover(d, 0)
-        return d.weekday() < 5 and d not in self._holidays
+        k = d.toordinal() - self._base
+        if not 0 <= k < self._size:
+            self._cover(d, 0)
+            k = d.toordinal() - self._base
+        return self._working[k] == 1
 
     def add(self, start: date, n: int) -> date:
         """The ``n``-th working day after ``start`` (``start`` itself is day 0)."""
-        if n < 0:
-            raise ValueError("working days to add must not be negative")
-        if n == 0:
+        if n <= 0:
+            if n < 0:
+                raise ValueError("working days to add must not be negative")
             return start
+        k = start.toordinal() - self._base
+        if 0 <= k < self._size:
+            i = self._cum[k] + n - 1
+            if i < len(self._dates):
+                return self._dates[i]
+        self._cover(start)
         self._cover(start + timedelta(days=n * 2 + 14))
-        i = bisect_right(self._ordinals, start.toordinal())
-        return self._dates[i + n - 1]
+        return self._dates[self._cum[self._index(start)] + n - 1]
+
+    def back(self, start: date, n: int) -> date:
+        """The ``n``-th working day before ``start`` (``n`` >= 1)."""
+        k = start.toordinal() - self._base
+        i = self._cum[k - 1] - n if 0 < k < self._size else -1
+        if i < 0:
+            self._cover(start)
+            self._cover(start - timedelta(days=n * 2 + 14))
+            i = self._cum[self._index(start) - 1] - n
+        return self._dates[i]
+
+    def on_or_after(self, d: date) -> date:
+        """``d`` if it is a working day, else the first working day after it."""
+        k = d.toordinal() - self._base
+        if 0 <= k < self._size:
+            if self._working[k]:
+                return d
+            i = self._cum[k]
+            if i < len(self._dates):
+                return self._dates[i]
+        return d if self.is_working_day(d) else self.add(d, 1)
 
     def between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end``."""
         self._cover(start)
         self._cover(end)
-        return bisect_right(self._ordinals, end.toordinal()) - bisect_right(self._ordinals, start.toordinal())
+        return self._cum[self._index(end)] - self._cum[self._index(start)]
 
 
 _ENGLAND: WorkingDays | None = None

@@ -89,3 +89,39 @@ def test_add_lands_on_a_working_day_n_working_days_later(start, n):
     assert cal.between(start, end) == n
     # and no earlier working day would do
     assert cal.between(start, end - timedelta(days=1)) == n - 1
+
+
+def _naive(start: date, n: int, bank) -> date:
+    """The n-th working day after (n > 0) or before (n < 0) ``start``, walked day by day."""
+    step = timedelta(days=1 if n > 0 else -1)
+    day, left = start, abs(n)
+    while left:
+        day += step
+        if day.weekday() < 5 and day not in bank:
+            left -= 1
+    return day
+
+
+@given(st.dates(date(1900, 1, 1), date(2199, 12, 31)), st.integers(-60, 60))
+def test_the_tables_agree_with_a_day_by_day_walk(start, n):
+    import holidays
+
+    from cinflow.calendar import WorkingDays
+
+    bank = holidays.country_holidays("GB", subdiv="ENG", years=range(start.year - 1, start.year + 2))
+    cal = WorkingDays()  # a fresh table: far dates extend it
+    assert cal.is_working_day(start) == (start.weekday() < 5 and start not in bank)
+    if n >= 0:
+        assert cal.add(start, n) == (_naive(start, n, bank) if n else start)
+    else:
+        assert cal.back(start, -n) == _naive(start, n, bank)
+    assert cal.on_or_after(start) == (start if cal.is_working_day(start) else _naive(start, 1, bank))
+
+
+def test_a_long_period_from_before_the_table():
+    from cinflow.calendar import WorkingDays
+
+    start = date(1950, 3, 1)
+    end = WorkingDays().add(start, 10_000)
+    assert WorkingDays(first_year=1949, last_year=1995).add(start, 10_000) == end
+    assert WorkingDays().between(start, end) == 10_000

@@ -57,8 +57,7 @@ PRACTITIONER_DATED = frozenset(EVENT_TYPES) - OWN_DATED
 
 def working_day_on_or_after(day: date, wd: WorkingDays | None = None) -> date:
     """``day`` if it is a working day, else the next working day after it."""
-    wd = wd or england()
-    return day if wd.is_working_day(day) else wd.add(day, 1)
+    return (wd or england()).on_or_after(day)
 
 
 def shift_working_days(day: date, n: int, wd: WorkingDays | None = None) -> date:
@@ -66,13 +65,7 @@ def shift_working_days(day: date, n: int, wd: WorkingDays | None = None) -> date
     counts them (``day`` is day 0): ``n`` < 0 is the ``-n``-th working day
     before ``day``."""
     wd = wd or england()
-    if n >= 0:
-        return wd.add(day, n)
-    while n < 0:
-        day -= timedelta(days=1)
-        if wd.is_working_day(day):
-            n += 1
-    return day
+    return wd.add(day, n) if n >= 0 else wd.back(day, -n)
 
 
 def _default_chair(policy, kind: str) -> str:
