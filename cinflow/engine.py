@@ -214,8 +214,11 @@ class Engine:
         spec = attempt.spec
         new_state = spec.dest or case.state
         facts = _next_facts(case.facts, event, spec, new_state, attempt.used)
-        after = Case(case.id, case.authority, case.child, new_state, case.version, facts, case.history, case.deadlines)
-        deadlines = self._next_deadlines(case, after, event, new_state)
+        if self.fast:
+            deadlines = self._next_deadlines_fast(case, facts, event, new_state)
+        else:
+            after = Case(case.id, case.authority, case.child, new_state, case.version, facts, case.history, case.deadlines)
+            deadlines = self._next_deadlines(case, after, event, new_state)
         uses = tuple(ExceptionUse(p.rule, p.role, p.reason, self.rule_index[p.rule].source, p.date)
                      for p in attempt.used) if attempt.used else ()
         if event.event == "manager_decision" and event.kind in self.decision_roles:
@@ -228,12 +231,51 @@ class Engine:
     def _fire(self, attempt: Attempt) -> bool:
         """What the machine does for a trigger, without the machinery: the
         first transition from this state whose selector matches is checked
-        by the guards (as ``transitions`` evaluates conditions in order)."""
-        for spec in self._table.get((attempt.case.state, attempt.event.event), ()):
-            if selects(spec, attempt) and self._check(attempt, spec):
+        by the guards (as ``transitions`` evaluates conditions in order).
+        Each (state, event) was compiled at assembly into its transitions,
+        each with the guards that apply to its destination
+        (:mod:`cinflow.policy`, ``_compiled``)."""
+        for spec, when, dest, guards in self._compiled.get((attempt.case.state, attempt.event.event), ()):
+            if when and not selects(spec, attempt):
+                continue
+            if self._check_fast(attempt, dest, guards) if guards else not attempt.reasons:
                 attempt.spec = spec
                 return True
         return False
+
+    def _check_fast(self, attempt: Attempt, dest: str, guards: tuple) -> bool:
+        """:meth:`_check` over guards compiled for one destination: each a
+        tuple (check, guard, rule id, level, source, the exception remedy of
+        a ``should``), so nothing is filtered or looked up per event."""
+        case = attempt.case
+        ctx = Context(case, attempt.event, dest)
+        reasons = attempt.reasons
+        advice = used = ()
+        for check, guard, rule_id, level, source, exception in guards:
+            try:
+                out = check(ctx)
+            except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
+                raise _check_failed(self.id, guard, attempt.event, exc) from None
+            if not out:
+                continue
+            message, remedies = (out, ()) if out.__class__ is str else (out.message, out.remedies)
+            if level == "advice":
+                advice = [*advice, Advice(rule_id, message, source)]
+                continue
+            if level == "should":
+                # By identity: two equal exceptions recorded are two, each used once.
+                granted = next((p for p in case.facts.exceptions
+                                if p.rule == rule_id and not any(p is u for u in used)), None)
+                if granted is not None:
+                    used = [*used, granted]
+                    continue
+                remedies = tuple(remedies) + (exception,)
+            reasons.append(Reason(rule_id, message, source, tuple(remedies)))
+        if reasons:
+            return False
+        attempt.advice = advice
+        attempt.used = used
+        return True
 
     def _not_possible(self, case: Case, event) -> Reason:
         detail = ", ".join(f"{n}={getattr(event, n)}" for n in ("kind", "outcome") if getattr(event, n, None) is not None)
@@ -319,6 +361,93 @@ class Engine:
                         d = deadlines[i]  # superseded by the new occurrence
                         deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
                 deadlines.append(Deadline(name, due, rule.rule.id, rule.rule.source, day))
+        return tuple(deadlines)
+
+
+    def _next_deadlines_fast(self, before: Case, facts: CaseFacts, event, new_state: str) -> tuple[Deadline, ...]:
+        """:meth:`_next_deadlines` from what assembly compiled: per event the
+        deadlines it fulfils (with a matcher, None when any such event
+        does), per (event, new state) the rules that open one there, each
+        with its due date as a plain function of the event where the rule
+        allows (None: ask ``rule.due_for``).  The case after the event is
+        made only for a rule that needs to see it."""
+        day = event.date
+        name_of_event = event.event
+        fulfils = self._fast_fulfils.get(name_of_event, ())
+        opens = self._fast_opens.get((name_of_event, new_state), ())
+        state_changed = new_state != before.state
+        if not fulfils and not opens and not state_changed:
+            return before.deadlines
+        deadlines = list(before.deadlines)
+        open_at: dict[str, list[int]] = {}
+        needed = None if state_changed else self._touches[name_of_event]
+        for i, d in enumerate(deadlines):
+            if d.met_on is None and d.ended_on is None and (needed is None or d.name in needed):
+                if d.name in open_at:
+                    open_at[d.name].append(i)
+                else:
+                    open_at[d.name] = [i]
+        # 1. fulfil: each deadline name this event meets, its oldest unmet occurrence.
+        if fulfils and open_at:
+            done = set()
+            for name, matches in fulfils:
+                if name in done or name not in open_at or (matches is not None and not matches(event)):
+                    continue
+                best = None
+                for i in open_at[name]:
+                    d = deadlines[i]
+                    if d.opened_on <= day and (best is None or (d.opened_on, d.due) < (deadlines[best].opened_on, deadlines[best].due)):
+                        best = i
+                if best is not None:
+                    d = deadlines[best]
+                    deadlines[best] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, day, None)
+                    open_at[name].remove(best)
+                    done.add(name)
+        # 2. what no longer applies in the new state stops applying today.
+        if state_changed:
+            while_in_of = self._while_in
+            for name, indices in open_at.items():
+                for i in list(indices):
+                    d = deadlines[i]
+                    while_in = while_in_of.get((d.rule, d.name))
+                    if while_in is not None and new_state not in while_in:
+                        deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
+                        indices.remove(i)
+        # 3. open: per name, the tightest of the rules that apply.
+        if opens:
+            ctx = None
+            tightest: dict[str, tuple] = {}
+            for name, trigs, applies, due_of, rule, reopen, rule_id, source in opens:
+                if trigs is not None:
+                    for matches in trigs:
+                        if matches(event):
+                            break
+                    else:
+                        continue
+                if applies is not None or due_of is None:
+                    if ctx is None:
+                        after = Case(before.id, before.authority, before.child, new_state, before.version, facts,
+                                     before.history, before.deadlines)
+                        ctx = Context(after, event, new_state)
+                    if applies is not None and not applies(ctx):
+                        continue
+                due = due_of(event) if due_of is not None else rule.due_for(ctx)
+                if due is None:
+                    continue
+                best = tightest.get(name)
+                if best is None or due < best[0]:
+                    tightest[name] = (due, reopen, rule_id, source)
+            for name, (due, mode, rule_id, source) in tightest.items():
+                unmet = open_at.get(name, ())
+                if mode == "tighten" and unmet:
+                    # The same obligation again: an earlier due date stands.
+                    if min(deadlines[i].due for i in unmet) <= due:
+                        continue
+                if mode != "add":
+                    for i in unmet:
+                        d = deadlines[i]  # superseded by the new occurrence
+                        deadlines[i] = Deadline(d.name, d.due, d.rule, d.source, d.opened_on, None, day)
+                deadlines.append(Deadline(name, due, rule_id, source, day))
         return tuple(deadlines)
 
 

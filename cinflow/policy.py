@@ -10,12 +10,14 @@ from __future__ import annotations
 from itertools import chain
 
 from . import states
-from .engine import SENIORITY, Engine
+from .calendar import add_period, england
+from .engine import SENIORITY, Engine, exception_roles
 from .errors import PluginError
 from .events import EVENT_TYPES
 from .machine import build_machine
 from .plugins import call_hook
-from .rules import ChairRule, ConsentRoute, DeadlineRule, Guard, PolicyInfo, RuleInfo
+from .models import needs_exception
+from .rules import ALWAYS, ChairRule, ConsentRoute, DeadlineRule, Guard, PolicyInfo, RuleInfo, Trigger
 
 
 class Policy(Engine):
@@ -91,6 +93,44 @@ class Policy(Engine):
             for source in spec.source:
                 key = (source, spec.trigger)
                 self._table[key] = self._table.get(key, ()) + (spec,)
+        self._compile_fast_path()
+
+    def _compile_fast_path(self) -> None:
+        """Per-event work done once: for each (state, event), its transitions
+        in the machine's order, each with the guards that apply to its
+        destination as plain tuples; for each event the deadlines it
+        fulfils, and for each (event, new state) the deadline rules that
+        open one there, with their due dates as plain functions where the
+        rule allows.  The engine's fast path (``Engine._fire``,
+        ``Engine._next_deadlines_fast``) reads only these; the reference
+        path (``reference()``) reads none of them."""
+        def compiled(g: Guard) -> tuple:
+            rule = g.rule
+            exception = needs_exception(rule.id, exception_roles(rule)) if rule.level == "should" else None
+            return (g.check, g, rule.id, rule.level, rule.source, exception)
+
+        guards = {name: tuple((g, compiled(g)) for g in gs) for name, gs in self._guards_by_event.items()}
+        self._compiled: dict[tuple[str, str], tuple] = {}
+        for (state, name), specs in self._table.items():
+            self._compiled[(state, name)] = tuple(
+                (spec, spec.when, spec.dest or state,
+                 tuple(c for g, c in guards.get(name, ()) if g.dests is None or (spec.dest or state) in g.dests))
+                for spec in specs)
+        self._fast_fulfils: dict[str, tuple] = {
+            name: tuple((deadline, matcher(trig)) for deadline, trig in pairs) for name, pairs in self._fulfils.items()}
+        self._fast_opens: dict[tuple[str, str], tuple] = {}
+        for name, pairs in self._opens.items():
+            for state in states.STATES:
+                rows = []
+                for rule, trigs in pairs:
+                    if rule.while_in is not None and state not in rule.while_in:
+                        continue
+                    matchers = tuple(matcher(t) for t in trigs)
+                    rows.append((rule.name, None if None in matchers else matchers,
+                                 None if rule.applies is ALWAYS else rule.applies, due_function(rule), rule,
+                                 rule.reopen, rule.rule.id, rule.rule.source))
+                if rows:
+                    self._fast_opens[(name, state)] = tuple(rows)
 
     @property
     def machine(self):
@@ -180,6 +220,59 @@ class Policy(Engine):
         if "_documents" not in self.__dict__:
             self._documents = documents(self)
         return cite(self, source, self._documents)
+
+
+def matcher(trig):
+    """A trigger's ``matches`` as a plain function of the event; None when
+    every event it names matches (no attributes to look at)."""
+    if type(trig) is not Trigger:
+        return trig.matches  # a plugin's own kind of trigger: ask it
+    if not trig.when:
+        return None
+    when = trig.when
+    if len(when) == 1:
+        ((name, allowed),) = when
+        return lambda ev: getattr(ev, name, None) in allowed
+    return trig.matches
+
+
+def due_function(rule: DeadlineRule):
+    """``rule.due_for`` as a plain function of the event, for the rules whose
+    due date depends only on the event (no ``start``, a timescale of one
+    version or none); None for the rest (the engine asks ``rule.due_for``)."""
+    if type(rule) is not DeadlineRule or rule.start is not None:
+        return None
+    ts = rule.rule.timescale
+    if ts is None:
+        def base(day):
+            return None
+    elif len(ts.versions) == 1:
+        valid_from, amount, unit = ts.versions[0].valid_from, ts.versions[0].amount, ts.unit
+        if amount is None:
+            def base(day):
+                return None
+        elif unit == "working_days":
+            add = england().add
+
+            def base(day):
+                return add(day, amount) if valid_from <= day else None
+        else:
+            def base(day):
+                return add_period(day, amount, unit) if valid_from <= day else None
+    else:
+        return None
+    agreed_attr = rule.agreed_attr
+    if not agreed_attr:
+        return lambda ev: base(ev.date)
+
+    def due(ev):
+        due = base(ev.date)
+        agreed = getattr(ev, agreed_attr, None)
+        if agreed is not None and (due is None or agreed < due):
+            return agreed
+        return due
+
+    return due
 
 
 def _check_trigger(rule: RuleInfo, trig) -> None:

@@ -3,7 +3,7 @@ machinery) is proven identical to the plain engine that drives every event
 through the `transitions` machine: random event sequences and a whole
 simulated cohort, every history item and every deadline compared."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -60,3 +60,77 @@ def test_a_simulated_cohort_is_identical_both_ways(policy_id):
         assert a.history == b.history and a.deadlines == b.deadlines and a == b
         events += len(a.history)
     assert events > 1000
+
+
+# -- what assembly compiles for the fast path, against what it was compiled from --
+
+def test_compiled_guards_are_the_guards_for_each_destination():
+    for policy_id in POLICIES:
+        policy = REGISTRY[policy_id]
+        for (state, name), specs in policy._table.items():
+            compiled = policy._compiled[(state, name)]
+            assert tuple(c[0] for c in compiled) == specs
+            for spec, when, dest, guards in compiled:
+                assert dest == (spec.dest or state) and when == spec.when
+                expected = [g for g in policy._guards_by_event.get(name, ()) if g.dests is None or dest in g.dests]
+                assert [c[1] for c in guards] == expected
+                for check, guard, rule_id, level, source, exception in guards:
+                    assert (check, rule_id, level, source) == (guard.check, guard.rule.id, guard.rule.level, guard.rule.source)
+                    assert (exception is None) == (level != "should")
+
+
+def test_compiled_openings_are_the_rules_that_apply_in_each_state():
+    from cinflow import states
+
+    for policy_id in POLICIES:
+        policy = REGISTRY[policy_id]
+        for name, pairs in policy._opens.items():
+            for state in states.STATES:
+                expected = [r for r, _ in pairs if r.while_in is None or state in r.while_in]
+                assert [row[4] for row in policy._fast_opens.get((name, state), ())] == expected
+
+
+DEADLINE_RULES = [(pid, i) for pid in POLICIES for i in range(len(REGISTRY[pid].deadline_rules))]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(DEADLINE_RULES), st.dates(date(2000, 1, 1), date(2060, 12, 31)), st.integers(-30, 400),
+       st.booleans(), st.data())
+def test_compiled_due_dates_are_the_rules_own(which, day, agreed_in, with_agreed, data):
+    """Each deadline rule's due date as a plain function of the event gives
+    what ``rule.due_for`` gives, for every event that opens it (with and
+    without an agreed date, before and after its timescale is in force)."""
+    from attrs import fields
+
+    from cinflow.events import EVENT_TYPES
+    from cinflow.policy import due_function
+    from cinflow.rules import Context
+
+    policy_id, i = which
+    policy = REGISTRY[policy_id]
+    rule = policy.deadline_rules[i]
+    due = due_function(rule)
+    if due is None:
+        return  # asked through rule.due_for on the fast path too
+    trig = data.draw(st.sampled_from(rule.opens_on))
+    cls = EVENT_TYPES[trig.event]
+    attrs = {k: sorted(v, key=str)[0] for k, v in trig.when}
+    names = {a.name for a in fields(cls)}
+    if "kind" in names and "kind" not in attrs:
+        attrs["kind"] = "review"
+    if trig.event == "cin_meeting":
+        attrs.setdefault("chair", "team_manager")
+        attrs.setdefault("outcome", "continue")
+    if trig.event == "supervision_order_made":
+        attrs["ends_on"] = day + timedelta(days=200)
+    if trig.event in ("assessment_completed", "s47_completed", "icpc_held", "cp_plan_ended") and "outcome" not in attrs:
+        attrs["outcome"] = "cin_plan"
+    if trig.event == "move_notified":
+        attrs.setdefault("planned", True)
+    if trig.event == "case_closed":
+        attrs.setdefault("reason", "RC7")
+    if rule.agreed_attr and rule.agreed_attr in names and with_agreed:
+        attrs[rule.agreed_attr] = day + timedelta(days=max(1, agreed_in))
+    ev = cls(date=day, **attrs)
+    case = policy.new_case("D-1", Child(birth_date=date(2012, 3, 4)))
+    assert due(ev) == rule.due_for(Context(case, ev, "cin_plan"))
