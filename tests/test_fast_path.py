@@ -134,3 +134,34 @@ def test_compiled_due_dates_are_the_rules_own(which, day, agreed_in, with_agreed
     ev = cls(date=day, **attrs)
     case = policy.new_case("D-1", Child(birth_date=date(2012, 3, 4)))
     assert due(ev) == rule.due_for(Context(case, ev, "cin_plan"))
+
+
+@pytest.mark.parametrize("policy_id", POLICIES)
+def test_rows_encode_without_the_converter_as_with_it(policy_id):
+    """The row builders' own encoding of a case's child and facts and of each
+    item's reasons, advice and exceptions is the converter's, character for
+    character (a simulated cohort, exceptions and refusals included)."""
+    from cinflow.store.rows import _list_json, fast_json, to_json
+
+    cal = load_calibration()
+    gen = Generator(11)
+    cohort = Cohort(cal, gen, date(2026, 4, 1), 12, 300, warm_up=12)
+    pr = Practitioner(REGISTRY[policy_id], cal, gen, date(2027, 4, 1))
+    seen = 0
+    for i in range(len(cohort)):
+        case = pr.run(cohort[i], f"R-{i}")
+        assert fast_json(case.child) == to_json(case.child)
+        assert fast_json(case.facts) == to_json(case.facts)
+        for h in case.history:
+            for items in (h.reasons, h.advice, h.exceptions):
+                if items:
+                    seen += 1
+                    assert _list_json(items) == to_json(list(items)) == _list_json(items)
+    from cinflow.models import Advice, ExceptionUse, Reason, needs_chair, needs_exception, not_before
+
+    made = ((Reason("r", "m", "s", (needs_chair(["iro"]), not_before(date(2026, 5, 1)), needs_exception("r", ["x"]))),),
+            (Advice("a", "m", "s"), Advice("b", "n", "t")), (ExceptionUse("r", "team_manager", "why", "s", date(2026, 1, 2)),))
+    for items in made:
+        assert _list_json(items) == to_json(list(items))
+    # Not a record the rows hold: the converter's answer.
+    assert fast_json({"a": date(2026, 1, 2)}) == to_json({"a": date(2026, 1, 2)})
