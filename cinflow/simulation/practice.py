@@ -126,7 +126,7 @@ class _CaseRun:
         self.n: dict = {}
         self.today = ref.date
         self.adult = birthday(ref.birth_date, 18)
-        self.slips: dict = {}  # one slip per deadline occurrence, drawn when first seen
+        self.slips: dict = {}  # per deadline occurrence: the day its slip (drawn when first seen) plans it for
         # Occurrences whose event was refused on a day: tried again no sooner than the day after.
         self.retry: dict = {}
 
@@ -144,8 +144,14 @@ class _CaseRun:
         return s, k
 
     def u(self, stream: int) -> float:
-        s, k = self._next(stream)
-        return s.u(k)
+        # _next, inlined: this runs a few dozen times a case.
+        n = self.n
+        k = n.get(stream)
+        if k is None:
+            s, k = self._next(stream)
+            return s.u(k)
+        n[stream] = k + 1
+        return self.s[stream].u(k)
 
     def draw(self, band: str, stream: int) -> int:
         return self.pr.band[band].draw(self.u(stream), self.u(stream))
@@ -161,7 +167,7 @@ class _CaseRun:
         """When a refused ``ev`` is put right: ``fix_days`` working days after it."""
         return self.later(self.workday(ev.date), self.draw("fix_days", streams.FIX))
 
-    def slipped(self, d, slip: int) -> date:
+    def slipped(self, d, slip: int, today: date | None = ...) -> date:
         """Deadline ``d`` met ``slip`` days from its due date (negative: early), on
         a working day, never before today or the deadline opened.  The slip is
         in working days where the deadline is counted in them, else drawn in
@@ -183,7 +189,9 @@ class _CaseRun:
             day = shift_working_days(due, round(slip * 5 / 7), wd)
         # Early (even by moving off a weekend due date) is never the day the deadline opened.
         earliest = self.later(d.opened_on, 1) if day < d.due else d.opened_on
-        return self.workday(max(self.today, earliest, day))
+        if today is ...:
+            today = self.today
+        return self.workday(max(earliest, day) if today is None else max(today, earliest, day))
 
     # -- applying ---------------------------------------------------------------
 
@@ -441,16 +449,18 @@ class _CaseRun:
             kind = "review" if event == "cin_meeting" else "visit" if event == "visit" else "paper"
             has_review = has_review or kind == "review"
             key = (d.name, d.opened_on, d.due)
-            slip = self.slips.get(key)
-            if slip is None:
+            planned = self.slips.get(key)
+            if planned is None:
                 if kind == "review":
                     slip = self.draw("review_slip_days", streams.REVIEW_SLIP)
                 elif kind == "visit":
                     slip = self.draw("visit_slip_days", streams.VISIT_SLIP)
                 else:
                     slip = self.draw("paperwork_slip_days", streams.PAPER_SLIP)
-                self.slips[key] = slip
-            day = self.slipped(d, slip)
+                # The day it is planned for whatever today is (slipped() with
+                # today at its earliest); today later than that moves it to today.
+                planned = self.slips[key] = self.slipped(d, slip, None)
+            day = planned if planned >= self.today else self.workday(self.today)
             if key in self.retry:
                 day = max(day, self.retry[key])
             if best is None or (day, kind) < (best[0], best[1]):
