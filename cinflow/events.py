@@ -410,14 +410,18 @@ SUBMITTABLE_EVENTS = tuple(sorted(set(EVENT_TYPES) - AUTOMATIC_EVENTS))
 
 
 NO_ATTRIBUTES: dict = {}  # shared by every history item without attributes; never mutated
+_FIELDS: dict = {}       # event class -> ((attribute, default), ...) but the date
 _SHARED: dict = {}       # equal attribute dicts are one object (history items never mutate them)
 
 
 def attributes(ev) -> dict:
     """An event's own attributes (no ``date``), with defaults left out.  Equal
     results are the same (read-only) dict, so a long history costs little memory."""
-    items = tuple((a.name, getattr(ev, a.name)) for a in type(ev).__attrs_attrs__
-                  if a.name != "date" and getattr(ev, a.name) != a.default)
+    cls = type(ev)
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple((a.name, a.default) for a in cls.__attrs_attrs__ if a.name != "date")
+    items = tuple([(name, value) for name, default in fields if (value := getattr(ev, name)) != default])
     if not items:
         return NO_ATTRIBUTES
     try:
