@@ -363,9 +363,7 @@ def _copy_shard(conn, shard: str, run: int, summary: dict) -> None:
 
 def unfinished_runs(store: Store) -> list[int]:
     """The ids of the simulation runs in ``store`` that did not finish."""
-    if "simulations" not in store.db.table_names() or "finished" not in store.db["simulations"].columns_dict:
-        return []
-    return [r["id"] for r in store.db.query("SELECT id FROM simulations WHERE finished = 0 ORDER BY id")]
+    return store.unfinished_simulations()
 
 
 def require_finished(store: Store, allow_incomplete: bool = False) -> str | None:
