@@ -410,7 +410,7 @@ def store_rows(store, authority: str | None):
     """(case_id, child, facts, events) for each case in the store (one
     authority) that has events, in id order, read a batch at a time
     (:meth:`~cinflow.store.Store.census_cases`).  A damaged database
-    (``PRAGMA quick_check``) is refused first."""
+    (the store's integrity check) is refused first."""
     store.check("nothing was written")
     authorities = store.authorities()
     if authority is None:

@@ -50,6 +50,7 @@ from ..convert import structure_event
 from ..errors import ConflictError, StoreError
 from ..models import Case, Deadline
 from . import rows as R
+from .bulk import BulkLoad
 from .queries import Queries
 from .rows import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS, case_row, deadline_rows, event_rows
 from .sqlite import migrations
@@ -115,7 +116,7 @@ class _Projection:
             case, heads, open_seqs, next_deadline, provenance)
 
 
-class Store(Queries):
+class Store(Queries, BulkLoad):
     """A database of cases.  ``registry`` supplies the policies appends need.
 
     ``target`` is a SQLite file (created if missing), ``:memory:``, or a
