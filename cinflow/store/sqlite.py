@@ -356,12 +356,13 @@ class SQLiteBackend:
         returns, rolled back if anything raises (a busy database included, so
         :meth:`_retry` can run it again from the start)."""
         conn = self.conn
-        conn.execute(f"BEGIN {mode}")
-        try:
+        outer = conn.in_transaction  # (someone's own, on store.db: BEGIN fails, and theirs is left alone)
+        try:  # BEGIN inside: a signal just after it still rolls back
+            conn.execute(f"BEGIN {mode}")
             result = body()
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if conn.in_transaction and not outer:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
