@@ -196,3 +196,24 @@ def test_a_bad_shard_is_one_line_and_loads_nothing(empty, tmp_path, shard):
     assert str(caught.value).endswith("; nothing was written")
     assert empty.count("cases") == 0 and empty.simulation_summary() == (run, {})
     assert path.exists() == (shard != "missing")
+
+
+def test_a_simulation_into_postgresql_stores_what_sqlite_does(sim, postgres_url, registry):
+    """The simulator on a server database (shards copied row by row): the
+    same cases, events and deadlines, and the same report figures."""
+    summary = simulate(PARAMS, postgres_url, registry, workers=2)
+    with Store(sim, registry, read_only=True) as ref, Store(postgres_url, registry, read_only=True) as pg:
+        assert pg.unfinished_simulations() == [] and unfinished_runs(pg) == []
+        number, stored = report.load_summary(pg)
+        summary.pop("seconds")
+        assert stored == summary == report.load_summary(ref)[1]
+        for table in ("cases", "events", "deadlines"):
+            assert pg.count(table) == ref.count(table) > 0
+        for authority in PARAMS.authorities:
+            assert list(pg.census_cases(authority)) == list(ref.census_cases(authority))
+            assert list(store_rows(pg, authority)) == list(store_rows(ref, authority))
+        window = summary["window"]
+        assert report.cohort_flow(pg, window) == report.cohort_flow(ref, window)
+        case_id = ref.case_ids("kent")[-1]
+        assert pg.load(case_id) == ref.load(case_id)
+        assert pg.due(date(2026, 10, 1)) == ref.due(date(2026, 10, 1))

@@ -48,7 +48,7 @@ from attrs import asdict, evolve, frozen
 
 from ..calendar import add_months
 from ..errors import InputError, StoreError
-from ..store import Store, case_row, deadline_rows, event_rows
+from ..store import Store, case_row, deadline_rows, event_rows, is_postgres
 from ..store.bulk import write_shard
 from .calibration import load_calibration
 from .cohort import Cohort
@@ -212,7 +212,10 @@ def default_warm_up(calibration) -> int:
 
 
 def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
-    """Run the simulation, write it to ``db_path`` and return the summary."""
+    """Run the simulation, write it to ``db_path`` (a SQLite file, or a
+    ``postgresql://`` URL: any store) and return the summary.  The shard
+    folder is made beside a SQLite file, in the system's temporary folder
+    for a server database."""
     global _CONTEXT
     if params.referrals < 1:
         raise InputError("--referrals must be at least 1")
@@ -225,7 +228,7 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
-    folder = Path(db_path).resolve().parent
+    folder = Path(tempfile.gettempdir()) if is_postgres(db_path) else Path(db_path).resolve().parent
     if folder.is_dir():
         remove_stale_shard_folders(folder)
     _CONTEXT = _Context(params, registry)
