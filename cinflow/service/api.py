@@ -95,7 +95,7 @@ def get_case(case: CaseId, request: Request, as_of: Day | None = None, token: To
     owned_case(store, token, case)
     loaded = store.load(case)
     if as_of is not None and loaded.last_date is not None and as_of < loaded.last_date:
-        raise ApiError(422, f"as_of: {as_of.isoformat()} is before case {quote(case)}'s last event "
+        raise ApiError(422, f"as_of: {as_of.isoformat()} is before case {case}'s last event "
                             f"({loaded.last_date.isoformat()})")
     if as_of is not None:
         loaded = _policy(request, loaded.authority).advance(loaded, as_of)

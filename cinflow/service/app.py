@@ -53,7 +53,7 @@ def create_app(store_target, registry=None, *, store: Store | None = None) -> Fa
         store.close()
 
     app = FastAPI(title="cinflow", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
-                  lifespan=lifespan, max_body_size=MAX_BODY)
+                  lifespan=lifespan)
     app.state.store = store
     app.state.registry = registry
     app.state.catalogues = {}
@@ -61,5 +61,5 @@ def create_app(store_target, registry=None, *, store: Store | None = None) -> Fa
     app.include_router(api_router)
     app.include_router(worklist_router)
     app.add_middleware(TokenGate, store=store)
-    app.add_middleware(Guard)  # outermost: it logs and guards everything, the gate's answers included
+    app.add_middleware(Guard, max_body=MAX_BODY)  # outermost: it logs and guards everything, the gate's answers included
     return app

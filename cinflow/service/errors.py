@@ -32,7 +32,8 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": one_line(message)}, status_code=status, headers=headers)
+    # One line, whole: cinflow's own messages (a list of known events) run past 500 characters.
+    return JSONResponse({"error": one_line(message, 2000)}, status_code=status, headers=headers)
 
 
 def _path(parts) -> str:

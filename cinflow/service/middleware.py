@@ -17,6 +17,7 @@ import logging
 import time
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger("cinflow.service.access")
 errors = logging.getLogger("cinflow.service")
@@ -29,6 +30,7 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
 }
+TOO_LARGE = "the request body is too large"
 # HTML pages: their own stylesheet and forms, no script at all.
 PAGE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
@@ -46,8 +48,8 @@ class Guard:
     for an unexpected exception (logged by type and route; the traceback
     only at debug level)."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, max_body: int = 1_000_000):
+        self.app, self.max_body = app, max_body
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -55,6 +57,17 @@ class Guard:
             return
         start = time.perf_counter()
         status: list[int] = []
+        received = 0
+
+        async def limited_receive():
+            # A body over max_body (however it is sent) is a 413 before it is parsed.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise HTTPException(413, TOO_LARGE)
+            return message
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -67,19 +80,29 @@ class Guard:
                     headers["content-security-policy"] = PAGE_POLICY
             await send(message)
 
+        length = dict(scope.get("headers", ())).get(b"content-length")
         try:
-            await self.app(scope, receive, send_with_headers)
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                big = length.isdigit()
+                await self._error(send_with_headers, 413 if big else 400, TOO_LARGE if big else "a bad Content-Length")
+                return
+            await self.app(scope, limited_receive, send_with_headers)
         except Exception as exc:  # noqa: BLE001 - the last resort: one line, nothing of the request
             errors.error("internal error on %s %s: %s", scope.get("method"), route_of(scope), type(exc).__name__)
             errors.debug("traceback", exc_info=exc)
             if not status:
-                body = json.dumps({"error": "internal error (the server's log names the route and the error's type)"})
-                await send_with_headers({"type": "http.response.start", "status": 500,
-                                         "headers": [(b"content-type", b"application/json")]})
-                await send({"type": "http.response.body", "body": body.encode()})
+                await self._error(send_with_headers, 500,
+                                  "internal error (the server's log names the route and the error's type)")
         finally:
             took = (time.perf_counter() - start) * 1000
             log.info("%s %s %s %.1f ms", scope.get("method"), route_of(scope), status[0] if status else "-", took)
             params = scope.get("path_params")
             if params and log.isEnabledFor(logging.DEBUG):
                 log.debug("  %s", " ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
+
+    @staticmethod
+    async def _error(send, status: int, message: str) -> None:
+        body = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
