@@ -101,15 +101,18 @@ def cinflow_exe() -> list[str]:
 
 
 @contextlib.contextmanager
-def served(db, *extra, env=None, timeout: float = 30.0):
+def served(db, *extra, env=None, timeout: float = 30.0, stdout: bool = False):
     """``cinflow serve --db DB`` in a subprocess on a free port; yields
     ``(base_url, process)`` once it answers, and stops it after.  The
-    server's stderr (its log) is in ``process.log`` after the block."""
+    server's stderr (its log) is in ``process.log`` after the block, and
+    with ``stdout`` what it printed there in ``process.stdout_text``."""
     port = free_port()
     log_path = Path(db).with_suffix(f".{port}.log")
-    log = open(log_path, "w+b")
+    out_path = Path(db).with_suffix(f".{port}.out")
+    log, out = open(log_path, "w+b"), open(out_path, "w+b")
     proc = subprocess.Popen([*cinflow_exe(), "serve", "--db", str(db), "--port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})})
+                            stdout=out if stdout else subprocess.DEVNULL, stderr=log,
+                            env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -133,4 +136,6 @@ def served(db, *extra, env=None, timeout: float = 30.0):
             proc.kill()
             proc.wait()
         log.close()
+        out.close()
         proc.log = log_path.read_text(encoding="utf-8", errors="replace")
+        proc.stdout_text = out_path.read_text(encoding="utf-8", errors="replace")

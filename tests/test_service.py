@@ -592,3 +592,14 @@ def test_a_huge_streamed_body_is_refused(svc):
 
     r = svc.client.post("/api/tick", content=chunks(), headers={**svc.alice, "content-type": "application/json"})
     assert one_line_error(r, 413) == "the request body is too large"
+
+
+def test_bare_tokens_lists_them_and_serve_announces_itself_as_json(tmp_path, capsys, registry):
+    db = tmp_path / "bare.db"
+    make_tokens(db, registry, {"alice": ("kent", True)})
+    assert [t["name"] for t in cli_json(capsys, "tokens", "--db", str(db), "--format", "json")] == ["alice"]
+    assert main(["tokens"]) == 2 and "--db" in capsys.readouterr().err
+    with served(db, "--format", "json", stdout=True) as (base, proc):
+        pass
+    announced = json.loads(proc.stdout_text)
+    assert announced == {"serving": str(db), "url": base, "api": "/api", "openapi": "/openapi.json", "worklist": "/"}

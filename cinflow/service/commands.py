@@ -27,8 +27,8 @@ def _database(ctx, param, value):
     return None if value is None else DATABASE.convert(value, param, ctx)
 
 
-def _db_option(f):
-    return click.option("--db", "db", required=True, envvar="CINFLOW_DATABASE", callback=_database,
+def _db_option(f, required: bool = True):
+    return click.option("--db", "db", required=required, envvar="CINFLOW_DATABASE", callback=_database,
                         metavar="DATABASE", help=DB_HELP)(f)
 
 
@@ -72,7 +72,9 @@ def log_config(level: str) -> dict:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               help="debug adds case ids to the access log; no level logs a child's details, a query string or a body.")
-def serve(db, host, port, log_level):
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="How to announce where it serves (json: one object on standard output); the log is text.")
+def serve(db, host, port, log_level, fmt):
     """Serve the JSON API (/api, OpenAPI at /openapi.json) and the team's
     worklist (/) over DATABASE, with FastAPI under uvicorn.  Every request
     needs a token from 'cinflow tokens create'."""
@@ -91,16 +93,29 @@ def serve(db, host, port, log_level):
                    "(cinflow tokens create NAME --db ... --authority ID)", err=True)
     app = create_app(db, registry, store=store)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    click.echo(f"cinflow: serving {store.path} at {where} (API /api, OpenAPI /openapi.json, worklist /)", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({"serving": store.path, "url": where, "api": "/api", "openapi": "/openapi.json",
+                               "worklist": "/"}), nl=True)
+    else:
+        click.echo(f"cinflow: serving {store.path} at {where} (API /api, OpenAPI /openapi.json, worklist /)", err=True)
     uvicorn.run(app, host=host, port=port, log_config=log_config(log_level), log_level=log_level, access_log=False,
                 server_header=False, proxy_headers=True)
 
 
-@click.group()
-def tokens():
+@click.group(invoke_without_command=True)
+@click.option("--db", "db", envvar="CINFLOW_DATABASE", callback=_database, metavar="DATABASE",
+              help="With no command: list this database's tokens. " + DB_HELP)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def tokens(ctx, db, fmt):
     """Access tokens for 'cinflow serve': each is for one authority's cases,
     read and write or read-only; its name is recorded on every event it
-    stores.  Only a hash of each token is kept."""
+    stores.  Only a hash of each token is kept.  With no command, as 'list'."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if db is None:
+        raise click.UsageError("Missing option '--db' (or CINFLOW_DATABASE)", ctx)
+    _list_tokens(db, fmt)
 
 
 @tokens.command("create")
@@ -132,6 +147,10 @@ def tokens_create(name, db, authority, read_only, fmt):
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def tokens_list(db, fmt):
     """List the tokens (names, authorities, access; never the tokens themselves)."""
+    _list_tokens(db, fmt)
+
+
+def _list_tokens(db, fmt):
     from ..store import Store
 
     with Store(_existing(db), _registry(), read_only=True) as store:
