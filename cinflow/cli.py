@@ -241,7 +241,7 @@ def verify(db, cases, fmt):
         click.echo(f"{len(ids)} case(s) replayed: " + ("every one agrees with the store." if not problems
                                                       else f"{len(problems)} difference(s)."))
     if problems:
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @cli.group(invoke_without_command=True)

@@ -27,21 +27,29 @@ def make_runner():
 
 
 # -- PostgreSQL ------------------------------------------------------------------
-# (provisional: CINFLOW_TEST_POSTGRES names a server where the user may CREATE DATABASE)
-import os
-import uuid
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py), or
+    the one CINFLOW_TEST_POSTGRES names.  In CI a missing server fails the
+    tests; on a developer's machine they are skipped with the reason."""
+    import os
+
+    import pgserver
+
+    try:
+        server = pgserver.start()
+    except pgserver.Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed in CI: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def postgres_url():
-    base = os.environ.get("CINFLOW_TEST_POSTGRES")
-    if not base:
-        pytest.skip("no PostgreSQL server (set CINFLOW_TEST_POSTGRES)")
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield base.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def postgres_url(postgres_server):
+    """A fresh, empty database on that server, dropped afterwards."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)

@@ -61,6 +61,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
            WHERE h.case_id = cases.id""",
         """CREATE TABLE tokens (name TEXT PRIMARY KEY, authority TEXT NOT NULL, read_only INTEGER NOT NULL,
                hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)""",
+        "CREATE INDEX idx_deadlines_open ON deadlines (case_id, seq) WHERE met_on IS NULL AND ended_on IS NULL",
     ]),
 ]
 

@@ -89,7 +89,7 @@ def m005_actors_projection_tokens(db: sqlite_utils.Database) -> None:
     """Who stored each event (``recorded_by``); each case's ``heads`` (the
     seq of each event name's latest accepted item, so an append loads a
     projection instead of replaying); the service's access tokens (only a
-    hash of each secret)."""
+    hash of each secret); an index of open deadlines."""
     db["events"].add_column("recorded_by", str)
     db["cases"].add_column("heads", str, not_null_default="{}")
     import json
@@ -106,6 +106,9 @@ def m005_actors_projection_tokens(db: sqlite_utils.Database) -> None:
         not_null={"authority", "read_only", "hash", "created_at"},
     )
     db["tokens"].create_index(["hash"], unique=True)
+    # An append reads a case's open deadlines: a partial index keeps that a
+    # few rows however many deadlines the case has met.
+    db.execute("CREATE INDEX idx_deadlines_open ON deadlines (case_id, seq) WHERE met_on IS NULL AND ended_on IS NULL")
 
 
 def known_migrations() -> list[str]:
