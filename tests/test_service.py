@@ -603,3 +603,66 @@ def test_bare_tokens_lists_them_and_serve_announces_itself_as_json(tmp_path, cap
         pass
     announced = json.loads(proc.stdout_text)
     assert announced == {"serving": str(db), "url": base, "api": "/api", "openapi": "/openapi.json", "worklist": "/"}
+
+
+def test_the_api_on_postgresql(postgres_url, registry, capsys):
+    """The same API over a PostgreSQL store: the Kent example, a refusal
+    that stores nothing, a stale version, due work, tick, tokens."""
+    assert main(["tokens", "create", "pg-alice", "--db", postgres_url, "--authority", "kent"]) == 0
+    secret = capsys.readouterr().out.strip()
+    app = create_app(postgres_url, registry)
+    try:
+        client, h = TestClient(app), bearer(secret)
+        responses = kent_example(client, h)
+        assert responses[9].json()["history"][-1]["accepted"] is False and responses[-1].json()["version"] == 9
+        store = app.state.store
+        assert (store.version("K-001"), store.count("events", "K-001")) == (9, 9)
+        r = client.post("/api/cases/K-001/events", headers=h, json={
+            "expected_version": 3, "event": {"date": "2026-06-01", "event": "visit"}})
+        assert "version 9, not 3" in one_line_error(r, 409)
+        due = client.get("/api/due?as_of=2026-06-30", headers=h).json()
+        assert [(d["due"], d["name"]) for d in due] == [(d, n) for d, _, c, n in KENT_DUE_2026_06_30 if c == "K-001"]
+        tick = client.post("/api/tick", json={"as_of": "2032-06-13"}, headers=h).json()
+        assert tick["changed"] == [{"case": "K-001", "state": "closed", "version": 10, "events": ["eighteenth_birthday"]}]
+        assert client.post("/api/tick", json={"as_of": "2032-06-13"}, headers=h).json()["changed"] == []
+        assert [x["recorded_by"] for x in client.get("/api/cases/K-001", headers=h).json()["history"]] == ["pg-alice"] * 10
+        assert client.get("/api/cases/K-001", headers={"Authorization": "Bearer nope"}).status_code == 401
+    finally:
+        app.state.store.close()
+
+
+def test_concurrent_clients_over_http(tmp_path, registry):
+    """One server, many clients at once (uvicorn's thread pool over one
+    Store): 16 clients each on its own case all succeed; 8 racing writers
+    on one case at one version give exactly one 200 and seven 409s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = tmp_path / "busy.db"
+    secret = make_tokens(db, registry, {"alice": ("kent", False)})["alice"]
+    h = bearer(secret)
+    with served(db) as (base, proc):
+        def own_case(k):
+            with httpx.Client(base_url=base, timeout=60) as c:
+                open_case(c, h, f"C-{k}", "kent", {"birth_date": "2014-06-12"},
+                          [{"date": "2026-01-05", "event": "referral_received"},
+                           {"date": "2026-01-06", "event": "consent_given"},
+                           *({"date": f"2026-01-{d:02d}", "event": "case_note_recorded"} for d in range(7, 17))])
+                return c.get(f"/api/cases/C-{k}/version", headers=h).json()["version"]
+
+        with ThreadPoolExecutor(16) as pool:
+            assert list(pool.map(own_case, range(16))) == [12] * 16
+        with httpx.Client(base_url=base, timeout=60) as c:
+            open_case(c, h, "RACE", "kent", {"birth_date": "2014-06-12"},
+                      [{"date": "2026-01-05", "event": "referral_received"}])
+
+        def racer(k):
+            with httpx.Client(base_url=base, timeout=60) as c:
+                return c.post("/api/cases/RACE/events", headers=h, json={
+                    "expected_version": 1, "event": {"date": "2026-01-06", "event": "case_note_recorded"}}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = sorted(pool.map(racer, range(8)))
+        assert codes == [200] + [409] * 7
+    with Store(db, registry) as store:
+        assert store.version("RACE") == 2 and store.count("events", "RACE") == 2
+        assert store.verify() == []
