@@ -241,3 +241,16 @@ def test_chromium_reads_the_worklist_served_by_cinflow(tmp_path, registry):
             finally:
                 browser.close()
     assert "K-00" not in proc.log and "as_of" not in proc.log and secret not in proc.log
+
+
+def test_another_sites_form_cannot_sign_in_and_https_cookies_are_secure(wl):
+    r = wl.client.post("/login", data={"token": wl.secrets["tm"]}, headers={"origin": "https://elsewhere.example"},
+                       follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert wl.client.post("/logout", headers={"origin": "null"}, follow_redirects=False).status_code == 403
+    ok = wl.client.post("/login", data={"token": wl.secrets["tm"]}, headers={"origin": "http://testserver"},
+                        follow_redirects=False)
+    assert ok.status_code == 303
+    behind_tls = TestClient(wl.app, base_url="https://cin.example.gov.uk")
+    r = behind_tls.post("/login", data={"token": wl.secrets["viewer"]}, follow_redirects=False)
+    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]

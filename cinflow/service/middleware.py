@@ -23,11 +23,12 @@ log = logging.getLogger("cinflow.service.access")
 errors = logging.getLogger("cinflow.service")
 
 # Sent with every response: nothing is cached (every page and body may hold
-# personal data), nothing is sniffed, no referrer leaves for another site.
+# personal data), nothing is sniffed, no referrer leaves for another site (same-origin: the
+# browser still names this origin on its own form posts, which the sign-in form checks).
 HEADERS = {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
 TOO_LARGE = "the request body is too large"

@@ -88,8 +88,21 @@ async def login_form(request: Request):
     return login_page(status=200)
 
 
+def _same_origin(request: Request) -> bool:
+    """A browser's form post names its page's origin: refuse another site's
+    (so no other page can sign a browser in or out)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _cross_site() -> HTMLResponse:
+    return page("Sign in", '<p class="error">A form from another site cannot sign in or out here.</p>', 403)
+
+
 @router.post("/login")
 async def login(request: Request):
+    if not _same_origin(request):
+        return _cross_site()
     body = await request.body()
     fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5) if len(body) < 4096 else {}
     secret = (fields.get("token") or [""])[0].strip()
@@ -102,7 +115,9 @@ async def login(request: Request):
 
 
 @router.post("/logout")
-async def logout():
+async def logout(request: Request):
+    if not _same_origin(request):
+        return _cross_site()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
