@@ -200,8 +200,9 @@ def tick(db, as_of, fmt):
     with Store(db, _registry()) as store:
         store.check("nothing was written")  # never write into a damaged database
         changed = store.advance(as_of, recorded_by=cli_actor())
-    items = [{"case": c.id, "state": c.state, "version": c.version,
-              "events": [h.event for h in c.history if h.automatic and h.date <= as_of][-1:]} for c in changed]
+    from .report import tick_item
+
+    items = [tick_item(c, as_of) for c in changed]
     if fmt == "json":
         click.echo(json.dumps({"as_of": as_of.isoformat(), "changed": items}, indent=2))
         return
@@ -383,8 +384,9 @@ def due(db, as_of, authorities, cases, statuses, limit, fmt):
             raise UnknownPolicyError(pid, registry.ids())
     with Store(db, registry, read_only=True) as store:
         rows = store.due(as_of)
-    items = [{"case": cid, "authority": auth, "name": d.name, "due": d.due.isoformat(), "status": d.status(as_of),
-              "rule": d.rule, "source": d.source} for cid, auth, d in rows]
+    from .report import due_item
+
+    items = [due_item(cid, auth, d, as_of) for cid, auth, d in rows]
     items = [i for i in items if (not authorities or i["authority"] in authorities)
              and (not cases or i["case"] in cases) and (not statuses or i["status"] in statuses)]
     matched = len(items)
@@ -790,6 +792,13 @@ def examples(fmt):
     if found:
         folder = next(iter(found.values()))[0].parent
         click.echo(f"\nRun one with 'cinflow run NAME'. The files are in {folder} (copy one to write your own).")
+
+
+# The service's commands (cinflow serve, cinflow tokens) live with the service.
+from .service.commands import serve, tokens  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(tokens)
 
 
 def main(argv=None) -> int:
