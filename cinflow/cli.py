@@ -453,8 +453,8 @@ def plugins(fmt):
 @click.option("--replicates", type=click.IntRange(1, 200), default=1, show_default=True, metavar="N",
               help="Run N seeds (SEED, SEED+1, ...) and give each figure's median and 90% interval; the first "
                    "seed's cases are stored.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="New SQLite file for every case, event and deadline (the case store's schema).")
+@click.option("--db", type=DATABASE, required=True,
+              help="A new SQLite file (or an empty postgresql:// database) for every case, event and deadline.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (default: the shipped England 2025 figures).")
@@ -476,7 +476,7 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
     from .simulation import simulate as run_simulation
     from .simulation.tables import tables, write_csv
 
-    if db.exists():
+    if isinstance(db, Path) and db.exists():
         raise InputError(f"{db} already exists; simulations write to a new --db (nothing was changed)")
     if csv_dir is not None:  # before the run, so a bad folder does not waste it
         from .output import check_target
@@ -661,7 +661,7 @@ def validate(ctx, calibration, figures, scale, seed, authority, warm_up, year, d
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DATABASE)
 @click.option("--html", "out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
               help="Write the report to this HTML file (self-contained, opens offline; '-': standard output).")
 @click.option("--case", "case_id", help="Also draw the timeline of this case.")
@@ -700,7 +700,7 @@ def _new_pseudonym_key(ctx, param, value):
 
 
 @cli.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--db", type=DATABASE, required=True, help=DB_HELP)
 @click.option("--authority", help="Whose cases, when the database holds several authorities (a simulation does).")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True,
               help="Collection year: the return covers 1 April (YEAR-1) to 31 March YEAR.")
@@ -727,7 +727,7 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     from .output import check_target, is_stdout
     from .store import Store
 
-    if not db.exists():
+    if _missing(db):
         raise InputError(f"{db}: no such database")
     check_target(output, db=db)
     key = pseudonym_key(os.environ.get("CINFLOW_PSEUDONYM_KEY")) if pseudonymise else None

@@ -1316,7 +1316,7 @@ def write_report(db: Path, out: Path, case_id: str | None = None, simulation: in
                  allow_incomplete: bool = False) -> Written:
     from .runner import require_finished
 
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         raise InputError(f"{db}: no such database")
     with Store(db, read_only=True) as store:
         store.check("no report was written")  # PRAGMA quick_check: a damaged database is one line
