@@ -82,13 +82,14 @@ class Server:
     def stop(self) -> None:
         """Stop the server and remove its folder (nothing for a server we did not start)."""
         if self._watchdog is not None:
+            watchdog, self._watchdog = self._watchdog, None
             try:
-                self._watchdog.stdin.write(b"stop\n")  # the watchdog's cue (EOF, if we die)
-                self._watchdog.stdin.close()
+                watchdog.stdin.write(b"stop\n")  # the watchdog's cue (EOF, if we die)
+                watchdog.stdin.close()
             except BrokenPipeError:
                 pass
-            self._watchdog.wait(timeout=60)
-            self._watchdog = None
+            watchdog.stdout.readline()  # "stopped", or EOF if it died
+            watchdog.stdout.close()
 
     def create_database(self) -> str:
         """A new, empty, uniquely named database; its URL."""
@@ -134,15 +135,20 @@ def _others_can_enter(folder: str) -> bool:
         path = os.path.dirname(path)
 
 
-# Runs beside the server: on a line from stop(), or at EOF when the starter
-# died (a forked child holding the pipe does not delay stop()), it stops the server and removes the folder.  argv: folder, then the pg_ctl
-# command line (with runuser in front as root).
+# Runs beside the server, as init's child, not ours (so no test finds it among
+# its children): on a line from stop(), or at EOF when the starter died (a forked
+# child holding the pipe does not delay stop()), it stops the server, removes the
+# folder and says so.  argv: folder, then the pg_ctl command line (runuser first as root).
 WATCHDOG = """
-import shutil, signal, subprocess, sys
+import os, shutil, signal, subprocess, sys
+if os.fork():
+    os._exit(0)
+os.setsid()
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 sys.stdin.readline()
 subprocess.run(sys.argv[2:] + ["-m", "immediate", "-w", "stop"], capture_output=True)
 shutil.rmtree(sys.argv[1], ignore_errors=True)
+print("stopped", flush=True)
 """
 
 
@@ -170,7 +176,8 @@ def start(fsync: bool = False) -> Server:
             os.chown(path, pg.pw_uid, pg.pw_gid)
     pg_ctl = [*prefix, os.path.join(bin_, "pg_ctl"), "-D", data]
     watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, folder, *pg_ctl], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    watchdog.wait()  # it has forked the real watchdog and gone
     server = Server("", watchdog, folder)
 
     def run(*args):
