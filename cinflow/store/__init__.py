@@ -301,13 +301,13 @@ class Store(Queries, BulkLoad):
         n = b.run("UPDATE cases SET state = ?, version = ?, facts = ?, heads = ? WHERE id = ? AND version = ?",
                   (after.state, after.version, R.to_json(after.facts), R.heads_json(heads), after.id, before.version))
         if n != 1:
-            raise ConflictError(f"case {after.id!r} changed while this write was in progress")
+            raise ConflictError(f"case {after.id!r} changed while this write was in progress; reload it and try again")
         try:
             b.many(_INSERT_EVENT, [R.event_row(after.id, before.version + k, h, recorded_by)
                                    for k, h in enumerate(new_items)])
         except b.Error as exc:
             if b.is_unique_violation(exc):
-                raise ConflictError(f"case {after.id!r} changed while this write was in progress") from None
+                raise ConflictError(f"case {after.id!r} changed while this write was in progress; reload it and try again") from None
             raise
         if after.deadlines is before.deadlines:
             return
