@@ -407,26 +407,20 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
 
 
 def store_rows(store, authority: str | None):
-    """(case_id, child, facts, events) for each case in the store (one authority).
-    A damaged database (``PRAGMA quick_check``) is refused first."""
+    """(case_id, child, facts, events) for each case in the store (one
+    authority) that has events, in id order, read a batch at a time
+    (:meth:`~cinflow.store.Store.census_cases`).  A damaged database
+    (the store's integrity check) is refused first."""
     store.check("nothing was written")
-    authorities = [r["authority"] for r in store.db.query("SELECT DISTINCT authority FROM cases ORDER BY 1")]
+    authorities = store.authorities()
     if authority is None:
         if len(authorities) > 1:
             raise InputError(f"{store.path} holds cases of {', '.join(authorities)}: choose one with --authority")
         authority = authorities[0] if authorities else None
     elif authority not in authorities:
         raise InputError(f"{store.path} holds no cases of {authority!r} (it has: {', '.join(authorities) or 'none'})")
-    cases = {r["id"]: (json.loads(r["child"]), json.loads(r["facts"]))
-             for r in store.db.query("SELECT id, child, facts FROM cases WHERE authority = ? ORDER BY id", [authority])}
-    current, events = None, []
-    query = ("SELECT e.case_id, e.date, e.event, e.accepted, e.from_state, e.to_state, e.attributes FROM events e "
-             "JOIN cases c ON c.id = e.case_id WHERE c.authority = ? ORDER BY e.case_id, e.seq")
-    for e in store.db.query(query, [authority]):
-        if e["case_id"] != current:
-            if current is not None:
-                yield (current, *cases[current], events)
-            current, events = e["case_id"], []
-        events.append(e)
-    if current is not None:
-        yield (current, *cases[current], events)
+    if authority is None:
+        return
+    for case_id, child, facts, events in store.census_cases(authority):
+        if events:
+            yield case_id, child, facts, events

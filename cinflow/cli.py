@@ -27,6 +27,9 @@ class _Database(click.ParamType):
         text = str(value)
         if text.startswith(("postgresql://", "postgres://")):
             return text
+        if "://" in text:
+            self.fail(f"{text.split('://')[0]}:// is not a database cinflow knows: give a SQLite file or a "
+                      "postgresql:// URL", param, ctx)
         return Path(text)
 
 
@@ -200,8 +203,9 @@ def tick(db, as_of, fmt):
     with Store(db, _registry()) as store:
         store.check("nothing was written")  # never write into a damaged database
         changed = store.advance(as_of, recorded_by=cli_actor())
-    items = [{"case": c.id, "state": c.state, "version": c.version,
-              "events": [h.event for h in c.history if h.automatic and h.date <= as_of][-1:]} for c in changed]
+    from .report import tick_item
+
+    items = [tick_item(c, as_of) for c in changed]
     if fmt == "json":
         click.echo(json.dumps({"as_of": as_of.isoformat(), "changed": items}, indent=2))
         return
@@ -383,8 +387,9 @@ def due(db, as_of, authorities, cases, statuses, limit, fmt):
             raise UnknownPolicyError(pid, registry.ids())
     with Store(db, registry, read_only=True) as store:
         rows = store.due(as_of)
-    items = [{"case": cid, "authority": auth, "name": d.name, "due": d.due.isoformat(), "status": d.status(as_of),
-              "rule": d.rule, "source": d.source} for cid, auth, d in rows]
+    from .report import due_item
+
+    items = [due_item(cid, auth, d, as_of) for cid, auth, d in rows]
     items = [i for i in items if (not authorities or i["authority"] in authorities)
              and (not cases or i["case"] in cases) and (not statuses or i["status"] in statuses)]
     matched = len(items)
@@ -451,8 +456,8 @@ def plugins(fmt):
 @click.option("--replicates", type=click.IntRange(1, 200), default=1, show_default=True, metavar="N",
               help="Run N seeds (SEED, SEED+1, ...) and give each figure's median and 90% interval; the first "
                    "seed's cases are stored.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="New SQLite file for every case, event and deadline (the case store's schema).")
+@click.option("--db", type=DATABASE, required=True,
+              help="A new SQLite file (or an empty postgresql:// database) for every case, event and deadline.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (default: the shipped England 2025 figures).")
@@ -474,7 +479,7 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
     from .simulation import simulate as run_simulation
     from .simulation.tables import tables, write_csv
 
-    if db.exists():
+    if isinstance(db, Path) and db.exists():
         raise InputError(f"{db} already exists; simulations write to a new --db (nothing was changed)")
     if csv_dir is not None:  # before the run, so a bad folder does not waste it
         from .output import check_target
@@ -659,7 +664,7 @@ def validate(ctx, calibration, figures, scale, seed, authority, warm_up, year, d
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=DATABASE)
 @click.option("--html", "out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
               help="Write the report to this HTML file (self-contained, opens offline; '-': standard output).")
 @click.option("--case", "case_id", help="Also draw the timeline of this case.")
@@ -698,7 +703,7 @@ def _new_pseudonym_key(ctx, param, value):
 
 
 @cli.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The SQLite file of cases.")
+@click.option("--db", type=DATABASE, required=True, help=DB_HELP)
 @click.option("--authority", help="Whose cases, when the database holds several authorities (a simulation does).")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True,
               help="Collection year: the return covers 1 April (YEAR-1) to 31 March YEAR.")
@@ -725,7 +730,7 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     from .output import check_target, is_stdout
     from .store import Store
 
-    if not db.exists():
+    if _missing(db):
         raise InputError(f"{db}: no such database")
     check_target(output, db=db)
     key = pseudonym_key(os.environ.get("CINFLOW_PSEUDONYM_KEY")) if pseudonymise else None
@@ -790,6 +795,13 @@ def examples(fmt):
     if found:
         folder = next(iter(found.values()))[0].parent
         click.echo(f"\nRun one with 'cinflow run NAME'. The files are in {folder} (copy one to write your own).")
+
+
+# The service's commands (cinflow serve, cinflow tokens) live with the service.
+from .service.commands import serve, tokens  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(tokens)
 
 
 def main(argv=None) -> int:

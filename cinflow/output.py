@@ -52,7 +52,7 @@ def check_target(path, db=None) -> None:
     if is_stdout(path):
         return
     path = Path(path)
-    if db is not None and not is_stdout(db):
+    if db is not None and not is_stdout(db) and not str(db).startswith(("postgresql://", "postgres://")):
         db = Path(db)
         if _same_file(path, db):
             raise InputError(f"{path} is the database being read ({db}); choose another file (nothing was written)")

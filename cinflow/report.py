@@ -70,3 +70,15 @@ def case_contract(case: Case, as_of: date | None, next_wakeup: date | None = Non
         "history": [history_item(h) for h in case.history],
         "deadlines": [deadline_item(d, as_of) for d in case.deadlines],
     }
+
+
+def due_item(case_id: str, authority: str, d: Deadline, as_of: date) -> dict:
+    """One row of ``cinflow due --format json`` (and ``GET /api/due``)."""
+    return {"case": case_id, "authority": authority, "name": d.name, "due": d.due.isoformat(),
+            "status": d.status(as_of), "rule": d.rule, "source": d.source}
+
+
+def tick_item(case: Case, as_of: date) -> dict:
+    """One changed case in ``cinflow tick --format json`` (and ``POST /api/tick``)."""
+    return {"case": case.id, "state": case.state, "version": case.version,
+            "events": [h.event for h in case.history if h.automatic and h.date <= as_of][-1:]}

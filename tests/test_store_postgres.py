@@ -92,3 +92,25 @@ def test_the_command_line_takes_a_url_or_cinflow_database(postgres_url, capsys, 
     assert code == 0 and "1 case(s) replayed: every one agrees with the store." in out
     code, _, err = run(["show", "K-NONE"], capsys)
     assert code == 2 and err.count("\n") == 1 and "no case 'K-NONE'" in err
+
+
+def test_simulate_census_and_report_take_a_postgresql_database(postgres_url, capsys, tmp_path):
+    code, out, err = run(["simulate", "--authority", "kent", "--referrals", "120", "--warm-up", "3", "--seed", "4",
+                          "--db", postgres_url, "--quiet", "--format", "json"], capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    code, _, err = run(["census", "--db", postgres_url, "--year", "2027", "--la", "886", "-o", str(tmp_path / "c.xml")],
+                       capsys)
+    assert code == 0 and "<LAchildID>" in (tmp_path / "c.xml").read_text()
+    code, _, err = run(["report", postgres_url, "--html", str(tmp_path / "r.html")], capsys)
+    assert code == 0 and (tmp_path / "r.html").stat().st_size > 100_000
+    # The same run into SQLite stores the same cases.
+    sqlite_db = tmp_path / "same.db"
+    code, out, _ = run(["simulate", "--authority", "kent", "--referrals", "120", "--warm-up", "3", "--seed", "4",
+                        "--db", str(sqlite_db), "--quiet", "--format", "json"], capsys)
+    other = json.loads(out)
+    assert (other["cases_stored"], other["events"], other["deadlines"]) == (
+        summary["cases_stored"], summary["events"], summary["deadlines"])
+    # A database that already holds a simulation is refused in one line.
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "10", "--db", postgres_url, "--quiet"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "already holds" in err

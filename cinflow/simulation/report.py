@@ -71,22 +71,12 @@ CONFIG = {"font": "system-ui, -apple-system, 'Segoe UI', sans-serif", "view": {"
 # -- from the database ------------------------------------------------------------------
 
 def load_summary(store: Store, simulation: int | None = None) -> tuple[int, dict]:
-    if "simulations" not in store.db.table_names() or not store.db["simulations"].count:
+    if not store.count("simulations"):
         raise InputError(f"{store.path} holds no simulation (make one with 'cinflow simulate ... --db {store.path}')")
-    if simulation is None:
-        row = next(store.db.query("SELECT id, summary FROM simulations ORDER BY id DESC LIMIT 1"))
-    else:
-        rows = list(store.db.query("SELECT id, summary FROM simulations WHERE id = ?", [simulation]))
-        if not rows:
-            raise InputError(f"{store.path} has no simulation {simulation}")
-        row = rows[0]
-    return row["id"], json.loads(row["summary"])
-
-
-def _flow_filter(window: dict | None) -> tuple[str, list]:
-    if not window:
-        return "", []
-    return " AND e.date >= ? AND e.date < ?", [window["start"], window["end"]]
+    found = store.simulation_summary(simulation)
+    if found is None:
+        raise InputError(f"{store.path} has no simulation {simulation}")
+    return found
 
 
 def cohort_flow(store: Store, window: dict | None = None) -> dict:
@@ -95,37 +85,12 @@ def cohort_flow(store: Store, window: dict | None = None) -> dict:
     (still at referral at the end).  With a ``window`` ({"start", "end"}),
     only first steps taken, and referrals made, in it count (a warm-up's cases
     are stored, not counted)."""
-    where, args = _flow_filter(window)
-    flow: dict[str, dict[str, int]] = {}
-    for r in store.db.query(
-        f"""SELECT c.authority AS authority, e.to_state AS step, c.state AS final, count(*) AS n
-           FROM cases c JOIN events e ON e.case_id = c.id
-           WHERE e.from_state = 'referral' AND e.accepted = 1 AND e.to_state != 'referral'{where}
-           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", args
-    ):
-        flow.setdefault(r["authority"], {})[f"{r['step']}|{r['final']}"] = r["n"]
-    for r in store.db.query(
-        f"""SELECT c.authority AS authority, count(DISTINCT c.id) AS n FROM cases c JOIN events e ON e.case_id = c.id
-           WHERE c.state = 'referral' AND e.to_state = 'referral' AND IFNULL(e.from_state, '') != 'referral'
-           AND e.accepted = 1{where}
-           AND NOT EXISTS (SELECT 1 FROM events s WHERE s.case_id = c.id AND s.from_state = 'referral'
-                           AND s.accepted = 1 AND s.to_state != 'referral')
-           GROUP BY 1 ORDER BY 1""", args
-    ):
-        if r["n"]:
-            flow.setdefault(r["authority"], {})["referral|referral"] = r["n"]
-    return flow
+    return store.cohort_flow(window)
 
 
 def recorded_in_flow(store: Store, window: dict | None = None) -> int:
     """Cases the cohort flow counts that were not made by the simulator."""
-    where, args = _flow_filter(window)
-    return next(store.db.query(
-        f"""SELECT count(DISTINCT c.id) AS n FROM cases c JOIN events e ON e.case_id = c.id
-           WHERE e.accepted = 1 AND c.provenance != 'simulated'
-           AND ((e.from_state = 'referral' AND e.to_state != 'referral')
-                OR (c.state = 'referral' AND e.to_state = 'referral' AND IFNULL(e.from_state, '') != 'referral')){where}""",
-        args))["n"]
+    return store.recorded_in_flow(window)
 
 
 def _free_text(event: str, name: str) -> bool:
@@ -162,13 +127,13 @@ def _rule_items(text: str | None, simulated: bool, keep: tuple[str, ...]) -> lis
 
 
 def case_timeline(store: Store, case_id: str) -> dict:
-    rows = list(store.db.query("SELECT authority, state, provenance FROM cases WHERE id = ?", [case_id]))
-    if not rows:
+    found = store.case_rows(case_id)
+    if found is None:
         raise InputError(f"no case {case_id!r} in {store.path}")
-    simulated = rows[0]["provenance"] == "simulated"
-    columns = store.db["events"].columns_dict
+    row, stored_events, stored_deadlines = found
+    simulated = row["provenance"] == "simulated"
     events = []
-    for e in store.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY seq", [case_id]):
+    for e in stored_events:
         reasons = json.loads(e["reasons"] or "[]")
         events.append({
             "date": e["date"], "event": e["event"], "accepted": bool(e["accepted"]), "from": e["from_state"],
@@ -177,15 +142,15 @@ def case_timeline(store: Store, case_id: str) -> dict:
                        else structured_detail(e["event"], json.loads(e["attributes"]))),
             "reasons": [r["rule"] for r in reasons],
             "refusals": _rule_items(e["reasons"], simulated, ("message",)),
-            "exceptions": _rule_items(e["exceptions"], simulated, ("role", "reason")) if "exceptions" in columns else [],
-            "advice": _rule_items(e["advice"], simulated, ("message",)) if "advice" in columns else [],
+            "exceptions": _rule_items(e["exceptions"], simulated, ("role", "reason")),
+            "advice": _rule_items(e["advice"], simulated, ("message",)),
         })
     deadlines = [
         {"name": d["name"], "opened": d["opened_on"], "due": d["due"], "met": d["met_on"], "ended": d["ended_on"],
          "rule": d["rule"], "source": d["source"]}
-        for d in store.db.query("SELECT * FROM deadlines WHERE case_id = ? ORDER BY seq", [case_id])
+        for d in stored_deadlines
     ]
-    return {"id": case_id, "authority": rows[0]["authority"], "state": rows[0]["state"],
+    return {"id": case_id, "authority": row["authority"], "state": row["state"],
             "provenance": "simulated" if simulated else "recorded", "events": events, "deadlines": deadlines}
 
 
@@ -1351,7 +1316,7 @@ def write_report(db: Path, out: Path, case_id: str | None = None, simulation: in
                  allow_incomplete: bool = False) -> Written:
     from .runner import require_finished
 
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         raise InputError(f"{db}: no such database")
     with Store(db, read_only=True) as store:
         store.check("no report was written")  # PRAGMA quick_check: a damaged database is one line

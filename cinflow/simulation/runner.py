@@ -32,7 +32,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -49,7 +48,8 @@ from attrs import asdict, evolve, frozen
 
 from ..calendar import add_months
 from ..errors import InputError, StoreError
-from ..store import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS, Store, case_row, deadline_rows, event_rows, insert_rows
+from ..store import Store, case_row, deadline_rows, event_rows, is_postgres
+from ..store.bulk import write_shard
 from .calibration import load_calibration
 from .cohort import Cohort
 from .draws import Generator
@@ -176,22 +176,8 @@ def _run_chunk(job):
             events.extend(event_rows(case))
             deadlines.extend(deadline_rows(case))
     if shard is not None:
-        _write_shard(shard, cases, events, deadlines)
+        write_shard(shard, cases, events, deadlines)
     return seed, authority, hi - lo, shard, tally
-
-
-def _write_shard(shard: str, cases, events, deadlines) -> None:
-    conn = sqlite3.connect(shard, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("BEGIN")
-        for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS), ("deadlines", DEADLINE_COLUMNS)):
-            conn.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
-        insert_rows(conn, cases, events, deadlines)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def _summary(params: Parameters, calibration: str, summaries: dict[str, dict]) -> dict:
@@ -226,7 +212,10 @@ def default_warm_up(calibration) -> int:
 
 
 def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
-    """Run the simulation, write it to ``db_path`` and return the summary."""
+    """Run the simulation, write it to ``db_path`` (a SQLite file, or a
+    ``postgresql://`` URL: any store) and return the summary.  The shard
+    folder is made beside a SQLite file, in the system's temporary folder
+    for a server database."""
     global _CONTEXT
     if params.referrals < 1:
         raise InputError("--referrals must be at least 1")
@@ -239,7 +228,7 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
-    folder = Path(db_path).resolve().parent
+    folder = Path(tempfile.gettempdir()) if is_postgres(db_path) else Path(db_path).resolve().parent
     if folder.is_dir():
         remove_stale_shard_folders(folder)
     _CONTEXT = _Context(params, registry)
@@ -253,30 +242,19 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
 
 
 def _simulate(params: Parameters, store: Store, folder: Path, workers: int, progress) -> dict:
-    conn = store.db.conn
     calibration = _CONTEXT.calibration.name
     tallies = {a: Tally() for a in params.authorities}
     summaries = {a: t.summary(_CONTEXT.calibration, params.months) for a, t in tallies.items()}
     replicate_tallies = {(seed, a): Tally() for seed in seeds(params)[1:] for a in params.authorities}
-    # The run is on record before any case is: unfinished until the last write.
-    # Checked and claimed in one write transaction, so two simulations started
-    # on one new database at once cannot both run into it.
-    conn.execute("BEGIN IMMEDIATE")
-    existing = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
-    others = conn.execute("SELECT count(*) FROM simulations").fetchone()[0]
-    if existing or others:
-        conn.execute("ROLLBACK")
-        what = f"{existing} cases" if existing else "another simulation"
-        raise InputError(f"{store.path} already holds {what}; write a simulation to a new --db")
-    run = conn.execute("INSERT INTO simulations (parameters, summary, finished) VALUES (?, ?, 0)",
-                       [json.dumps(params.as_dict(), sort_keys=True),
-                        json.dumps(_summary(params, calibration, summaries), sort_keys=True)]).lastrowid
-    conn.execute("COMMIT")
+    # The run is on record before any case is: unfinished until the last write
+    # (checked and claimed in one write transaction: see Store.begin_simulation).
+    run = store.begin_simulation(json.dumps(params.as_dict(), sort_keys=True),
+                                 json.dumps(_summary(params, calibration, summaries), sort_keys=True))
     loaded = False
     try:
-        # A bulk load is faster without the secondary index on due dates; it
-        # is rebuilt in one sorted pass at the end (also after a failure).
-        conn.execute("DROP INDEX IF EXISTS idx_deadlines_due")
+        # A bulk load may be faster without some indexes (SQLite's on due
+        # dates); they are rebuilt at the end, also after a failure.
+        store.bulk_load_started()
         with _shard_folder(folder) as shards:
             with _results(_jobs(params, shards), workers, params) as results:
                 for seed, authority, n, shard, tally in results:
@@ -285,27 +263,22 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
                     else:
                         tallies[authority].merge(tally)
                         summaries[authority] = tallies[authority].summary(_CONTEXT.calibration, params.months)
-                        _copy_shard(conn, shard, run, _summary(params, calibration, summaries))
+                        store.load_shard(shard, run, json.dumps(_summary(params, calibration, summaries), sort_keys=True))
                         Path(shard).unlink()
                     if progress is not None:
                         progress(n)
         loaded = True
     finally:
         try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)")
-        except sqlite3.Error:
+            store.bulk_load_finished()
+        except StoreError:
             if loaded:
                 raise
             # after a failure, what failed is the news; the index is rebuilt where it can be
     summary = _summary(params, calibration, summaries)
     if params.replicates > 1:
         summary["replicates"] = _replicates(params, summaries, replicate_tallies)
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("UPDATE simulations SET summary = ?, finished = 1 WHERE id = ?",
-                 [json.dumps(summary, sort_keys=True), run])
-    conn.execute("COMMIT")
+    store.finish_simulation(run, json.dumps(summary, sort_keys=True))
     return summary
 
 
@@ -335,37 +308,11 @@ def _replicates(params: Parameters, stored: dict[str, dict], tallies: dict) -> d
             "figures": out}
 
 
-def _copy_shard(conn, shard: str, run: int, summary: dict) -> None:
-    """One chunk into the database, with the run's summary of what it then
-    holds: one transaction."""
-    conn.execute("ATTACH DATABASE ? AS shard", [shard])
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for table, columns in (("cases", CASE_COLUMNS), ("events", EVENT_COLUMNS), ("deadlines", DEADLINE_COLUMNS)):
-                cols = ", ".join(columns)
-                if table == "cases":
-                    conn.execute(f"INSERT INTO main.cases ({cols}, provenance) SELECT {cols}, 'simulated' "
-                                 f"FROM shard.cases ORDER BY rowid")
-                else:
-                    conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM shard.{table} ORDER BY rowid")
-            conn.execute("UPDATE simulations SET summary = ? WHERE id = ?", [json.dumps(summary, sort_keys=True), run])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("DETACH DATABASE shard")
-
-
 # -- unfinished runs ---------------------------------------------------------------
 
 def unfinished_runs(store: Store) -> list[int]:
     """The ids of the simulation runs in ``store`` that did not finish."""
-    if "simulations" not in store.db.table_names() or "finished" not in store.db["simulations"].columns_dict:
-        return []
-    return [r["id"] for r in store.db.query("SELECT id FROM simulations WHERE finished = 0 ORDER BY id")]
+    return store.unfinished_simulations()
 
 
 def require_finished(store: Store, allow_incomplete: bool = False) -> str | None:

@@ -359,12 +359,13 @@ class SQLiteBackend:
         returns, rolled back if anything raises (a busy database included, so
         :meth:`_retry` can run it again from the start)."""
         conn = self.conn
-        conn.execute(f"BEGIN {mode}")
-        try:
+        outer = conn.in_transaction  # (someone's own, on store.db: BEGIN fails, and theirs is left alone)
+        try:  # BEGIN inside: a signal just after it still rolls back
+            conn.execute(f"BEGIN {mode}")
             result = body()
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if conn.in_transaction and not outer:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -425,3 +426,57 @@ class SQLiteBackend:
             return [r[0] for r in self.raw_read(lambda: self.conn.execute("PRAGMA quick_check").fetchall())]
         except sqlite3.DatabaseError as exc:  # too damaged for quick_check to run
             return [one_line(exc)]
+
+    # -- the simulator's bulk load (cinflow.store.bulk) ----------------------------------
+
+    def copy_shard(self, path: str, tables, then=None) -> None:
+        """Copy a shard file's rows (another SQLite file) into this database
+        in one write transaction: for each ``(table, columns, constants)`` of
+        ``tables``, the shard's rows in the order they were written (rowid),
+        with ``constants`` ({column: value}) set on each; then ``then()`` in
+        the same transaction.  The file is attached for the copy."""
+        def body():
+            for table, columns, constants in tables:
+                cols = ", ".join(columns)
+                names = ", ".join([*columns, *constants])
+                values = ", ".join([cols, *("?" * len(constants))])
+                self.conn.execute(f"INSERT INTO main.{table} ({names}) SELECT {values} FROM shard.{table} ORDER BY rowid",
+                                  tuple(constants.values()))
+            if then is not None:
+                then()
+
+        def unreadable(why: str):  # a damaged shard is the shard's fault, not this database's
+            return StoreError(f"cannot read simulation shard {path}: {why}; nothing was written")
+
+        def attached():
+            conn = self.conn
+            if not Path(path).is_file():  # ATTACH would make an empty one
+                raise unreadable("no such file")
+            try:
+                conn.execute("ATTACH DATABASE ? AS shard", [str(path)])
+            except sqlite3.Error as exc:
+                raise unreadable(one_line(exc)) from None
+            try:
+                try:
+                    for table, _, _ in tables:
+                        conn.execute(f"SELECT count(*) FROM shard.{table}").fetchone()
+                except sqlite3.Error as exc:
+                    raise unreadable(one_line(exc)) from None
+                self.write(body)
+            except BaseException:
+                try:
+                    conn.execute("DETACH DATABASE shard")
+                except sqlite3.Error:
+                    pass  # what failed is the news
+                raise
+            self._retry(lambda: conn.execute("DETACH DATABASE shard"))
+
+        self._locked(attached)
+
+    def bulk_load_started(self) -> None:
+        """A bulk load is faster without the secondary index on due dates."""
+        self.write(lambda: self.conn.execute("DROP INDEX IF EXISTS idx_deadlines_due"))
+
+    def bulk_load_finished(self) -> None:
+        """The due-date index rebuilt (one sorted pass), if it was dropped."""
+        self.write(lambda: self.conn.execute("CREATE INDEX IF NOT EXISTS idx_deadlines_due ON deadlines (due)"))
