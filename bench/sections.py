@@ -20,7 +20,12 @@ from cinflow.simulation.calibration import load_calibration
 from cinflow.simulation.cohort import Cohort
 from cinflow.simulation.draws import Generator
 from cinflow.simulation.practice import Practitioner
-from cinflow.simulation.runner import CHUNK, Parameters, _write_shard
+from cinflow.simulation.runner import CHUNK, Parameters
+
+try:
+    from cinflow.store.bulk import write_shard
+except ImportError:  # before the store's bulk module
+    from cinflow.simulation.runner import _write_shard as write_shard
 from cinflow.simulation.stats import Tally
 from cinflow.store import case_row, deadline_rows, event_rows
 
@@ -64,7 +69,7 @@ def main():
                 t["rows"] += t4 - t3
                 events += len(case.history)
             t5 = clock()
-            _write_shard(str(Path(tmp) / f"{lo}.db"), cases, ev_rows, dl_rows)
+            write_shard(str(Path(tmp) / f"{lo}.db"), cases, ev_rows, dl_rows)
             t["shard write"] += clock() - t5
     total = sum(t.values())
     print(f"{n:,} cases, {events:,} events ({events / n:.2f} per case), {args.authority}, one process")
