@@ -207,6 +207,19 @@ def worker_registry(policies) -> "object":
     return registry
 
 
+def worker_facts(policies) -> dict:
+    """What a Dask client asks of each worker before a run: its cinflow's
+    version, and whether it has the run's policies (None, or the problem)."""
+    import cinflow
+
+    try:
+        worker_registry(policies)
+        problem = None
+    except (InputError, PluginError) as exc:
+        problem = str(exc)
+    return {"version": cinflow.__version__, "problem": problem}
+
+
 def context_of(spec: _Spec) -> _Context:
     return _Context(spec.params, worker_registry(spec.policies), spec.calibration)
 
@@ -338,7 +351,7 @@ def simulate(params: Parameters, db_path: str | Path | None, registry, workers: 
         from .parquet import check_out
 
         out = Path(out)
-        check_out(out)  # a new or empty folder, and pyarrow to write it
+        check_out(out, create=True)  # a new or empty folder (made now), and pyarrow to write it
         folder = out.resolve().parent
     else:
         folder = Path(tempfile.gettempdir()) if is_postgres(db_path) else Path(db_path).resolve().parent
