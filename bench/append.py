@@ -8,7 +8,8 @@ concurrent clients over HTTP (``cinflow serve``).
     .venv/bin/python bench/append.py --no-http --backend sqlite
 
 PostgreSQL is the throwaway server the tests use (``tests/pgserver.py``:
-Debian's binaries, fsync off), or ``CINFLOW_TEST_POSTGRES``'s server.
+Debian's binaries; here with fsync on, as SQLite syncs each commit), or
+``CINFLOW_TEST_POSTGRES``'s server.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+import attrs  # noqa: E402
 
 import cinflow  # noqa: E402
 from cinflow.store import Store  # noqa: E402
@@ -56,25 +59,33 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+WARM_UP = 20
+
+
 def measure(target, registry, sizes, appends):
+    """p50/p99 of ``Store.append`` to cases of exactly ``n`` events: each timed
+    append goes to its own copy of one long case (so the case does not grow
+    while it is measured), after ``WARM_UP`` untimed ones."""
     policy = registry["kent"]
     rows = []
-    for cache, label in ((512, "append (whole case in memory)"), (0, "append (nothing in memory)")):
+    in_memory = max(512, WARM_UP + appends)  # every copy stays in the cache
+    for cache, label in ((in_memory, "append (whole case in memory)"), (0, "append (nothing in memory)")):
         with Store(target, registry, cache_cases=cache) as store:
             for n in sizes:
-                case_id = f"B{n}-{cache}"
-                case, day = long_case(policy, case_id, n)
-                store.add(case)
-                version = case.version
+                case, day = long_case(policy, f"B{n}-{cache}", n)
+                ids = [f"B{n}-{cache}-{k}" for k in range(WARM_UP + appends)]
+                for k in range(0, len(ids), 100):
+                    store.add_many([attrs.evolve(case, id=i) for i in ids[k:k + 100]])
                 if cache:
-                    store.load(case_id)
+                    for i in ids:
+                        store.load(i)
                 times = []
-                for _ in range(appends + 20):
+                for i in ids:
                     t0 = time.perf_counter_ns()
-                    version = store.append(case_id, cinflow.event("visit", day.isoformat()), version).version
+                    after = store.append(i, cinflow.event("visit", day.isoformat()), case.version)
                     times.append(time.perf_counter_ns() - t0)
-                    day += timedelta(days=1)
-                times = times[20:]  # warm-up
+                    assert after.last.accepted and after.version == n + 1
+                times = times[WARM_UP:]
                 rows.append((label, n, statistics.median(times) / 1e6, pct(times, 0.99) / 1e6))
     with Store(target, registry) as store:
         for n in sizes:
@@ -154,7 +165,7 @@ def http(target, clients, per_client):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--no-http", action="store_true")
@@ -172,7 +183,7 @@ def main():
         if args.backend in ("postgresql", "both"):
             import pgserver
 
-            server = pgserver.start()
+            server = pgserver.start(fsync=True)  # durable, as SQLite's commits are
             targets.append(("PostgreSQL", server.create_database()))
         print(f"{'backend':<11} {'operation':<38} {'events':>6} {'p50 ms':>8} {'p99 ms':>8}")
         for name, target in targets:

@@ -27,6 +27,9 @@ class _Database(click.ParamType):
         text = str(value)
         if text.startswith(("postgresql://", "postgres://")):
             return text
+        if "://" in text:
+            self.fail(f"{text.split('://')[0]}:// is not a database cinflow knows: give a SQLite file or a "
+                      "postgresql:// URL", param, ctx)
         return Path(text)
 
 

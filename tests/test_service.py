@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import date
 
 import httpx
+
 import pytest
 
 from cinflow.cli import main
@@ -36,7 +38,9 @@ def svc(tmp_path, registry):
                                          "rita": ("reading", False), "gone": ("kent", False)})
     with Store(db, registry) as store:
         store.revoke_token("gone")
-    app = create_app(db, registry)
+    # The service's clock stands at 1 Jan 2040, so these tests may let time
+    # pass to the 18th birthdays of 2032 (a real server refuses the future).
+    app = create_app(db, registry, today=lambda: date(2040, 1, 1))
 
     class S:
         pass
@@ -610,7 +614,7 @@ def test_the_api_on_postgresql(postgres_url, registry, capsys):
     that stores nothing, a stale version, due work, tick, tokens."""
     assert main(["tokens", "create", "pg-alice", "--db", postgres_url, "--authority", "kent"]) == 0
     secret = capsys.readouterr().out.strip()
-    app = create_app(postgres_url, registry)
+    app = create_app(postgres_url, registry, today=lambda: date(2040, 1, 1))
     try:
         client, h = TestClient(app), bearer(secret)
         responses = kent_example(client, h)
@@ -666,3 +670,74 @@ def test_concurrent_clients_over_http(tmp_path, registry):
     with Store(db, registry) as store:
         assert store.version("RACE") == 2 and store.count("events", "RACE") == 2
         assert store.verify() == []
+
+
+# -- the future, a database that is down, rotating a token, an address in use ------------------
+
+def test_events_and_ticks_dated_after_today_are_refused_and_store_nothing(tmp_path, registry):
+    """A CMS's wrong year must not close cases (a tick to 2032 passes K-001's
+    18th birthday) or lock them behind a date no real event can follow."""
+    db = tmp_path / "cases.db"
+    secret = make_tokens(db, registry, {"alice": ("kent", False)})["alice"]
+    app = create_app(db, registry, today=lambda: date(2026, 12, 2))  # a Wednesday
+    client, h = TestClient(app), bearer(secret)
+    try:
+        kent_example(client, h)
+        store = app.state.store
+        before = (store.version("K-001"), store.count("events"))
+        r = client.post("/api/cases/K-001/events", headers=h, json={
+            "expected_version": before[0], "event": {"date": "2027-12-02", "event": "visit"}})
+        assert "event.date: 2027-12-02 is after today (2026-12-02)" in one_line_error(r, 422)
+        r = client.post("/api/tick", headers=h, json={"as_of": "2032-07-01"})
+        assert "as_of: 2032-07-01 is after today (2026-12-02)" in one_line_error(r, 422)
+        assert (store.version("K-001"), store.count("events")) == before and store.load("K-001").state == "cin_plan"
+        # The next day is allowed (a server in UTC while a council's day has begun); today is, of course.
+        assert client.post("/api/tick", headers=h, json={"as_of": "2026-12-03"}).status_code == 200
+        assert client.post("/api/cases/K-001/events", headers=h, json={
+            "expected_version": before[0], "event": {"date": "2026-12-02", "event": "visit"}}).status_code == 200
+    finally:
+        app.state.store.close()
+    test_system = create_app(db, registry, allow_future=True)
+    try:
+        r = TestClient(test_system).post("/api/tick", headers=h, json={"as_of": "2032-07-01"})
+        assert r.status_code == 200 and r.json()["changed"][0]["state"] == "closed"
+    finally:
+        test_system.state.store.close()
+
+
+def test_a_database_that_fails_under_the_token_check_is_503(svc, monkeypatch):
+    from cinflow.errors import StoreError
+
+    def down(secret):
+        raise StoreError(f"database {svc.store.path}: the connection failed (server closed the connection)")
+
+    monkeypatch.setattr(svc.store, "token_for", down)
+    r = svc.client.get("/api/cases/K-001/version", headers=svc.alice)
+    message = one_line_error(r, 503)
+    assert "the connection failed" in message and str(svc.db) not in message
+
+
+def test_a_revoked_tokens_name_can_be_given_again(svc, capsys):
+    assert main(["tokens", "create", "gone", "--db", str(svc.db), "--authority", "kent"]) == 0
+    fresh = capsys.readouterr().out.strip().split()[-1]
+    assert svc.client.get("/api/policies", headers=bearer(fresh)).status_code == 200
+    assert svc.client.get("/api/policies", headers=svc.gone).status_code == 401  # the old secret stays dead
+    assert main(["tokens", "create", "alice", "--db", str(svc.db), "--authority", "kent"]) == 2  # a live name
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_serve_on_an_address_in_use_is_one_line(tmp_path, registry, capsys):
+    import socket
+
+    db = tmp_path / "cases.db"
+    make_tokens(db, registry, {"alice": ("kent", False)})
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        code = main(["serve", "--db", str(db), "--port", str(port)])
+        out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"cannot listen on http://127.0.0.1:{port}" in err
+    assert main(["serve", "--db", str(db), "--host", "999.1.1.1"]) == 2
+    assert "cannot listen on http://999.1.1.1:8000" in capsys.readouterr().err

@@ -11,7 +11,7 @@ shared, a connection per thread).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -43,6 +43,14 @@ def _store(request: Request):
 
 def _policy(request: Request, authority: str):
     return request.app.state.registry[authority]
+
+
+def _not_future(request: Request, what: str, day: date) -> None:
+    latest = request.app.state.latest()
+    if day > latest:
+        raise ApiError(422, f"{what}: {day.isoformat()} is after today ({(latest - timedelta(days=1)).isoformat()}): "
+                            "a service records what has happened (cinflow serve --allow-future-dates for a test "
+                            "system); nothing was stored")
 
 
 def _contract(request: Request, case, as_of: date | None, status: int = 200) -> JSONResponse:
@@ -80,6 +88,7 @@ def post_event(case: CaseId, body: NewEvent, request: Request, token: Token = De
     store = _store(request)
     owned_case(store, token, case)
     event = structure_event(body.event, "event")
+    _not_future(request, "event.date", event.date)
     try:
         after = store.append(case, event, body.expected_version, recorded_by=token.name, keep_refused=False)
     except ConflictError as exc:
@@ -133,6 +142,7 @@ def post_tick(body: TickRequest, request: Request, token: Token = Depends(writer
     """Move the token's authority's open cases to ``as_of``, storing each
     automatic transition (the 18th birthday closes a case).  Again for the
     same date changes nothing."""
+    _not_future(request, "as_of", body.as_of)
     changed = _store(request).advance(body.as_of, authority=token.authority, recorded_by=token.name)
     return JSONResponse({"as_of": body.as_of.isoformat(), "changed": [tick_item(c, body.as_of) for c in changed]})
 

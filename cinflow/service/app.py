@@ -12,6 +12,7 @@ from a CDN; ``/openapi.json`` is the document.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
 
 from fastapi import FastAPI
 
@@ -35,11 +36,23 @@ authority's cases.  Bodies are cinflow's JSON contracts (`cinflow run
 team's worklist, for a browser."""
 
 
-def create_app(store_target, registry=None, *, store: Store | None = None) -> FastAPI:
+FUTURE_MARGIN = timedelta(days=1)
+"""How far past the server's date an event or tick may be dated (the
+server's clock may be in UTC while a council's day has begun)."""
+
+
+def create_app(store_target, registry=None, *, store: Store | None = None, allow_future: bool = False,
+               today=date.today) -> FastAPI:
     """The application over the database ``store_target`` (a SQLite path or
     a ``postgresql://`` URL), with the installed policies unless
     ``registry`` is given.  One :class:`~cinflow.store.Store` serves every
-    request (a connection per thread); it is closed when the app shuts down."""
+    request (a connection per thread); it is closed when the app shuts down.
+
+    A service records what has happened: an event or a tick dated more than
+    a day after ``today()`` is refused (422, nothing stored), since a wrong
+    year would close cases or lock them behind a date no real event can
+    follow.  ``allow_future=True`` (``serve --allow-future-dates``) lifts
+    that, for a test system replaying whole lifecycles."""
     if registry is None:
         from ..plugins import Registry
 
@@ -57,6 +70,7 @@ def create_app(store_target, registry=None, *, store: Store | None = None) -> Fa
     app.state.store = store
     app.state.registry = registry
     app.state.catalogues = {}
+    app.state.latest = (lambda: date.max) if allow_future else (lambda: today() + FUTURE_MARGIN)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(worklist_router)

@@ -20,7 +20,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import quote
+from ..errors import StoreError, quote
 from ..store import Token
 from .errors import ApiError, error_response
 
@@ -66,7 +66,12 @@ class TokenGate:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         secret = secret_from_header(headers.get("authorization"))
-        token = await lookup(self.store, secret)
+        try:
+            token = await lookup(self.store, secret)
+        except StoreError as exc:  # the database is down: worth retrying, as any route's 503
+            text = str(exc).replace(self.store.path, "the database")
+            await error_response(503, text)(scope, receive, send)
+            return
         if token is None:
             response = error_response(401, BAD_TOKEN if secret else NO_TOKEN, CHALLENGE)
         elif token.read_only and scope.get("method") not in READS:

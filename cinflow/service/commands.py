@@ -72,9 +72,12 @@ def log_config(level: str) -> dict:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               help="debug adds case ids to the access log; no level logs a child's details, a query string or a body.")
+@click.option("--allow-future-dates", is_flag=True,
+              help="Accept events and ticks dated after today (a test system replaying lifecycles); by default "
+                   "they are refused, since a wrong year would close or lock cases.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
               help="How to announce where it serves (json: one object on standard output); the log is text.")
-def serve(db, host, port, log_level, fmt):
+def serve(db, host, port, log_level, allow_future_dates, fmt):
     """Serve the JSON API (/api, OpenAPI at /openapi.json) and the team's
     worklist (/) over DATABASE, with FastAPI under uvicorn.  Every request
     needs a token from 'cinflow tokens create'."""
@@ -91,8 +94,9 @@ def serve(db, host, port, log_level, fmt):
     if not any(t.revoked_at is None for t in store.tokens()):
         click.echo(f"cinflow: warning: {store.path} has no live token; every request will get 401 "
                    "(cinflow tokens create NAME --db ... --authority ID)", err=True)
-    app = create_app(db, registry, store=store)
+    app = create_app(db, registry, store=store, allow_future=allow_future_dates)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    _can_listen(host, port, where)
     if fmt == "json":
         click.echo(json.dumps({"serving": store.path, "url": where, "api": "/api", "openapi": "/openapi.json",
                                "worklist": "/"}), nl=True)
@@ -100,6 +104,21 @@ def serve(db, host, port, log_level, fmt):
         click.echo(f"cinflow: serving {store.path} at {where} (API /api, OpenAPI /openapi.json, worklist /)", err=True)
     uvicorn.run(app, host=host, port=port, log_config=log_config(log_level), log_level=log_level, access_log=False,
                 server_header=False, proxy_headers=True)
+
+
+def _can_listen(host: str, port: int, where: str) -> None:
+    """Refuse in one line, before announcing anything, an address this
+    process cannot listen on (in use, not this machine's, not an address)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind(address)
+    except OSError as exc:
+        raise CinflowError(f"--host/--port: cannot listen on {where}: {exc.strerror or exc}") from None
 
 
 @click.group(invoke_without_command=True)

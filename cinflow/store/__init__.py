@@ -301,13 +301,13 @@ class Store(Queries, BulkLoad):
         n = b.run("UPDATE cases SET state = ?, version = ?, facts = ?, heads = ? WHERE id = ? AND version = ?",
                   (after.state, after.version, R.to_json(after.facts), R.heads_json(heads), after.id, before.version))
         if n != 1:
-            raise ConflictError(f"case {after.id!r} changed while this write was in progress")
+            raise ConflictError(f"case {after.id!r} changed while this write was in progress; reload it and try again")
         try:
             b.many(_INSERT_EVENT, [R.event_row(after.id, before.version + k, h, recorded_by)
                                    for k, h in enumerate(new_items)])
         except b.Error as exc:
             if b.is_unique_violation(exc):
-                raise ConflictError(f"case {after.id!r} changed while this write was in progress") from None
+                raise ConflictError(f"case {after.id!r} changed while this write was in progress; reload it and try again") from None
             raise
         if after.deadlines is before.deadlines:
             return
@@ -557,7 +557,9 @@ class Store(Queries, BulkLoad):
 
     def create_token(self, name: str, authority: str, read_only: bool = False) -> str:
         """A new access token for ``authority``: returns the secret (shown
-        once; only its SHA-256 is stored).  A name in use is a StoreError."""
+        once; only its SHA-256 is stored).  The name of a live token is a
+        StoreError; a revoked token's name may be given again (rotating a
+        token keeps the name its events were recorded by)."""
         name = name.strip()
         if not name or len(name) > 100 or any(c.isspace() for c in name):
             raise StoreError("a token's name is 1 to 100 characters with no spaces (it is recorded as recorded_by)")
@@ -566,8 +568,11 @@ class Store(Queries, BulkLoad):
         b = self.backend
 
         def body():
-            if b.one("SELECT 1 FROM tokens WHERE name = ?", (name,)):
+            row = b.one("SELECT revoked_at FROM tokens WHERE name = ?", (name,))
+            if row is not None and row[0] is None:
                 raise StoreError(f"a token named {name!r} already exists in {self.path} (revoke it or use another name)")
+            if row is not None:  # a revoked token's name is reused: its events keep the name (rotation)
+                b.run("DELETE FROM tokens WHERE name = ?", (name,))
             b.run("INSERT INTO tokens (name, authority, read_only, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)",
                   (name, authority, int(read_only), _hash(secret), _now()))
 

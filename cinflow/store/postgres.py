@@ -153,8 +153,8 @@ class PostgresBackend:
         cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return [r[0] for r in cur.fetchall()]
 
-    def _applied(self, cur) -> list[str]:
-        if MIGRATIONS_TABLE not in self._tables(cur):
+    def _applied(self, cur, tables=None) -> list[str]:
+        if MIGRATIONS_TABLE not in (self._tables(cur) if tables is None else tables):
             return []
         cur.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = %s ORDER BY applied_order",
                     (MIGRATION_SET,))
@@ -163,9 +163,12 @@ class PostgresBackend:
     def _check(self, cur) -> list[str]:
         """The migrations still to run; refuses a database with cinflow's
         tables and no record of migrations, or one from a newer cinflow."""
-        applied = self._applied(cur)
+        # One look at the tables: a migration another process commits between
+        # two looks would show its 'cases' table without its record.
+        tables = self._tables(cur)
+        applied = self._applied(cur, tables)
         known = [name for name, _ in MIGRATIONS]
-        if not applied and "cases" in self._tables(cur):
+        if not applied and "cases" in tables:
             raise StoreError(f"{self.path} holds a table 'cases' that cinflow did not make; nothing was changed")
         unknown = [n for n in applied if n not in known]
         if unknown:
