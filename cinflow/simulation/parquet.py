@@ -63,7 +63,7 @@ cinflow database's tables, with the same values: dates as ISO text
 (YYYY-MM-DD), child, facts, heads, attributes, reasons, advice and
 exceptions as JSON text, accepted and automatic as 0/1.
 
-Read it with DuckDB:   SELECT event, count(*) FROM read_parquet('events/*.parquet') GROUP BY event
+Read it with DuckDB:   select event, count(*) from read_parquet('events/*.parquet') group by event
 with pandas:           pandas.read_parquet('events')
 with pyarrow:          pyarrow.dataset.dataset('events').to_table()
 with cinflow:          cinflow report THIS-FOLDER --html report.html
