@@ -456,16 +456,25 @@ def plugins(fmt):
 @click.option("--replicates", type=click.IntRange(1, 200), default=1, show_default=True, metavar="N",
               help="Run N seeds (SEED, SEED+1, ...) and give each figure's median and 90% interval; the first "
                    "seed's cases are stored.")
-@click.option("--db", type=DATABASE, required=True,
+@click.option("--db", type=DATABASE,
               help="A new SQLite file (or an empty postgresql:// database) for every case, event and deadline.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Instead of --db: a new (or empty) folder of Parquet files, one per table per chunk, with "
+                   "summary.json (the parquet extra).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local processes to use [default: all cores].")
+@click.option("--scheduler", envvar="CINFLOW_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
+              help="Run the chunks on this Dask cluster instead of local processes (the dask extra) "
+                   "[env: CINFLOW_DASK_SCHEDULER].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (default: the shipped England 2025 figures).")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write the summary tables as CSV files into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def simulate(authorities, referrals, start, months, warm_up, seed, replicates, db, workers, calibration, csv_dir, quiet, fmt):
+@click.pass_context
+def simulate(ctx, authorities, referrals, start, months, warm_up, seed, replicates, db, out, workers, scheduler,
+             calibration, csv_dir, quiet, fmt):
     """Simulate a synthetic cohort through each authority's policy, side by side.
 
     Every authority gets the same children with the same practice timings.
@@ -479,8 +488,31 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
     from .simulation import simulate as run_simulation
     from .simulation.tables import tables, write_csv
 
+    if db is None and out is None:
+        raise InputError("give --db FILE (a new database) or --out DIR (a new folder of Parquet files)")
+    if db is not None and out is not None:
+        raise InputError("give --db or --out, not both: a run is written to one place")
     if isinstance(db, Path) and db.exists():
         raise InputError(f"{db} already exists; simulations write to a new --db (nothing was changed)")
+    if scheduler is not None:
+        from click.core import ParameterSource
+
+        scheduler = scheduler.strip()
+        if not scheduler:
+            scheduler = None
+        elif workers is not None:
+            if ctx.get_parameter_source("scheduler") is ParameterSource.ENVIRONMENT:
+                scheduler = None  # --workers on the command line wins over the environment's scheduler
+            else:
+                raise InputError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
+    if scheduler is not None:
+        from .simulation.cluster import _distributed
+
+        _distributed()  # without the extra: one line, before anything else
+    if out is not None:
+        from .simulation.parquet import check_out
+
+        check_out(out)
     if csv_dir is not None:  # before the run, so a bad folder does not waste it
         from .output import check_target
         from .simulation.tables import CSV_FILES
@@ -503,8 +535,9 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
     for authority in params.authorities:
         registry[authority]  # an unknown id fails here, before the progress bar
     total = planned_cases(params)
+    where = {"out": out, "scheduler": scheduler}
     if quiet:
-        summary = run_simulation(params, db, registry, workers)
+        summary = run_simulation(params, db, registry, workers, **where)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -512,7 +545,7 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
                    _RateColumn()]
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task("cases", total=total)
-            summary = run_simulation(params, db, registry, workers, progress=lambda n: bar.advance(task, n))
+            summary = run_simulation(params, db, registry, workers, progress=lambda n: bar.advance(task, n), **where)
     if csv_dir is not None:
         write_csv(summary, csv_dir)
     if fmt == "json":
@@ -524,7 +557,7 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
             if len(params.authorities) > 1 else "")
     console.print(f"[bold]{summary['cases']:,} cases[/bold]{each} in the window {w['start']} to {w['end']} (exclusive), "
                   f"{summary['events']:,} events, {summary['deadlines']:,} deadlines; "
-                  f"calibration: {summary['calibration']}; stored in {db}")
+                  f"calibration: {summary['calibration']}; stored in {db if out is None else out}")
     if w["warm_up_months"]:
         console.print(f"Warm-up: {w['warm_up_months']} months from {w['warm_up_start']}, so the window opens on a "
                       f"steady caseload; the {summary['cases_stored'] - summary['cases']:,} cases that ended within it "
@@ -541,8 +574,9 @@ def simulate(authorities, referrals, start, months, warm_up, seed, replicates, d
     for table in tables(summary):
         console.print()
         console.print(table)
-    console.print(f"\nDone in {summary['seconds']:.1f} s with {workers} worker(s). "
-                  f"See it as a page: cinflow report {db} --html report.html")
+    ran = f"on the Dask cluster at {scheduler}" if scheduler else f"with {workers} worker(s)"
+    console.print(f"\nDone in {summary['seconds']:.1f} s {ran}. "
+                  f"See it as a page: cinflow report {db if out is None else out} --html report.html")
 
 
 def _scale(ctx, param, value):
@@ -678,10 +712,10 @@ def report(db, out, case_id, simulation, allow_incomplete, fmt):
 
     check_target(out, db=db)
     if allow_incomplete:
+        from .simulation.parquet import open_run
         from .simulation.runner import require_finished
-        from .store import Store
 
-        with Store(db, _registry(), read_only=True) as store:
+        with open_run(db, _registry()) as store:
             incomplete = require_finished(store, True)
         if incomplete:
             click.echo(f"cinflow: warning: {incomplete}", err=True)
@@ -726,9 +760,9 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     from datetime import datetime
 
     from .census import build, pseudonym_key, store_rows
+    from .simulation.parquet import open_run
     from .simulation.runner import require_finished
     from .output import check_target, is_stdout
-    from .store import Store
 
     if _missing(db):
         raise InputError(f"{db}: no such database")
@@ -740,7 +774,7 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
             when = datetime.fromisoformat(stamp)
         except ValueError:
             raise InputError(f"--datetime {stamp!r} is not a date and time (YYYY-MM-DDTHH:MM:SS)") from None
-    with Store(db, _registry(), read_only=True) as store:
+    with open_run(db, _registry()) as store:  # a database, or a simulation's --out folder of Parquet files
         incomplete = require_finished(store, allow_incomplete)
         text, problems, counts = build(store_rows(store, authority), year, la, key, when)
     if incomplete:

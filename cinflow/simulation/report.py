@@ -1316,9 +1316,11 @@ def write_report(db: Path, out: Path, case_id: str | None = None, simulation: in
                  allow_incomplete: bool = False) -> Written:
     from .runner import require_finished
 
+    from .parquet import open_run
+
     if isinstance(db, Path) and not db.exists():
         raise InputError(f"{db}: no such database")
-    with Store(db, read_only=True) as store:
+    with open_run(db) as store:  # a database, or a simulation's --out folder of Parquet files
         store.check("no report was written")  # PRAGMA quick_check: a damaged database is one line
         require_finished(store, allow_incomplete)  # a run stopped part-way is refused unless asked for
         number, summary = load_summary(store, simulation)

@@ -22,6 +22,25 @@ A run that does not finish says so and leaves nothing behind:
 * the shard folder (``cinflow-sim-<pid>-*`` beside the database, holding an
   ``owner`` file) of a run killed outright is removed by the next run in that
   folder, once its owner is dead.
+
+Where the chunks run:
+
+* in this process (``workers=1``);
+* in a local pool of ``workers`` processes, forked where the platform can
+  and spawned elsewhere (:data:`START_METHOD`).  Either way a worker builds
+  its own context from a picklable :class:`_Spec` (the parameters, the
+  loaded calibration, each policy's module name: the registry is loaded in
+  the worker) and relies on nothing inherited from the parent;
+* on a Dask cluster (``scheduler``: :mod:`cinflow.simulation.cluster`): the
+  same chunks as futures; a remote worker cannot write into this machine's
+  folder, so it returns its shard file's bytes and the parent writes them
+  to its own shard folder before loading them.
+
+And where they go: a store (``db_path``, one transaction per chunk) or a
+folder of Parquet files (``out``, one file per table per chunk:
+:mod:`cinflow.simulation.parquet`).  The shard files are the same bytes in
+every case, loaded in job order, so the output does not depend on where
+the chunks ran.
 """
 
 from __future__ import annotations
@@ -50,6 +69,7 @@ from ..calendar import add_months
 from ..errors import InputError, StoreError
 from ..store import Store, case_row, deadline_rows, event_rows, is_postgres
 from ..store.bulk import write_shard
+from ..errors import PluginError
 from .calibration import load_calibration
 from .cohort import Cohort
 from .draws import Generator
@@ -61,9 +81,12 @@ MAX_WARM_UP = 120  # months
 MAX_REPLICATES = 200
 INTERVAL = 0.9  # the replicate interval the summary gives (5th to 95th percentile)
 SHARD_PREFIX = "cinflow-sim-"
-# Workers are forked where the platform can (they inherit the parent's
-# context); anywhere else they are spawned and build their own.
+# Workers are forked where the platform can (quicker to start), spawned
+# anywhere else; either way each builds its own context from a _Spec.
 START_METHOD = "fork" if "fork" in get_all_start_methods() else "spawn"
+OUTPUTS = ("sqlite", "parquet")
+SHARD_SUFFIXES = {"sqlite": (".db",), "parquet": (".cases.parquet", ".events.parquet", ".deadlines.parquet")}
+"""The files a chunk's shard is, by output: ``<shard><suffix>`` each."""
 PARENT_POLL_SECONDS = 0.5
 
 
@@ -142,7 +165,77 @@ class _Context:
         return pr
 
 
-_CONTEXT: _Context | None = None  # set in the parent before workers fork
+@frozen
+class _Spec:
+    """What a worker needs to build its own context, all picklable: the
+    run's parameters, the loaded calibration (so a worker on another
+    machine needs no copy of the file), each authority's policy module (by
+    name: the worker loads its own registry) and the shards' format."""
+
+    params: Parameters
+    calibration: object  # a Calibration
+    policies: tuple[tuple[str, str], ...]  # (authority, module name)
+    output: str = "sqlite"
+
+    @classmethod
+    def of(cls, params: Parameters, registry, calibration, output: str = "sqlite") -> "_Spec":
+        return cls(params, calibration, tuple((a, registry.module(a).__name__) for a in params.authorities), output)
+
+
+def worker_registry(policies) -> "object":
+    """This process's registry, holding each ``(authority, module)`` of
+    ``policies``: the installed policies, plus any the parent registered
+    in-process (imported here by module name).  A policy installed here
+    from another module than the parent's is an :class:`InputError`."""
+    from ..plugins import Registry, import_module
+
+    registry = Registry.load()
+    for authority, module in policies:
+        if authority in registry:
+            try:
+                found = registry.module(authority).__name__
+            except PluginError as exc:
+                raise InputError(f"on {socket.gethostname()}: {exc}") from None
+            if found != module:
+                raise InputError(f"on {socket.gethostname()}: policy {authority!r} is {found} here, {module} where the "
+                                 "run started; install the same plugins everywhere")
+        else:
+            try:
+                registry.add_module(import_module(module))
+            except PluginError as exc:
+                raise InputError(f"on {socket.gethostname()}: policy {authority!r}: {exc}") from None
+    return registry
+
+
+def worker_facts(policies) -> dict:
+    """What a Dask client asks of each worker before a run: its cinflow's
+    version, and whether it has the run's policies (None, or the problem)."""
+    import cinflow
+
+    try:
+        worker_registry(policies)
+        problem = None
+    except (InputError, PluginError) as exc:
+        problem = str(exc)
+    return {"version": cinflow.__version__, "problem": problem}
+
+
+def context_of(spec: _Spec) -> _Context:
+    return _Context(spec.params, worker_registry(spec.policies), spec.calibration)
+
+
+_CONTEXT: _Context | None = None  # the parent's, or a worker's own (built from _SPEC on first use)
+_SPEC: _Spec | None = None  # a pool worker's (set by _worker_init)
+_OUTPUT = "sqlite"  # the shards' format in this process
+
+
+def _context() -> _Context:
+    global _CONTEXT
+    if _CONTEXT is None:
+        if _SPEC is None:
+            raise RuntimeError("a simulation chunk ran outside a simulation")
+        _CONTEXT = context_of(_SPEC)
+    return _CONTEXT
 
 
 def case_prefixes(authorities) -> dict[str, str]:
@@ -157,12 +250,11 @@ def case_prefixes(authorities) -> dict[str, str]:
     return out
 
 
-def _run_chunk(job):
-    """Run one chunk.  A stored chunk writes its rows to a shard file of its
-    own (so rows are never pickled between processes); a replicate's chunk
-    (no shard) only counts.  Returns the shard and the tally."""
-    seed, authority, lo, hi, shard = job
-    ctx = _CONTEXT.for_seed(seed)
+def chunk_rows(ctx: _Context, seed: int, authority: str, lo: int, hi: int, stored: bool):
+    """Run cases ``lo`` to ``hi`` (exclusive) of seed ``seed`` under
+    ``authority``: their tally and, if ``stored``, their rows
+    ``(cases, events, deadlines)`` (else None)."""
+    ctx = ctx.for_seed(seed)
     prefix = ctx.prefixes[authority]
     pr = ctx.practitioner(authority)
     last_day = ctx.params.end - timedelta(days=1)
@@ -171,12 +263,31 @@ def _run_chunk(job):
     for i in range(lo, hi):
         case = pr.run(ctx.cohort[i], f"{prefix}-{i:07d}")
         tally.add_case(case, last_day, ctx.params.start)
-        if shard is not None:
+        if stored:
             cases.append(case_row(case))
             events.extend(event_rows(case))
             deadlines.extend(deadline_rows(case))
+    return tally, ((cases, events, deadlines) if stored else None)
+
+
+def write_shard_files(output: str, shard: str, rows) -> None:
+    """A chunk's rows as its shard files (:data:`SHARD_SUFFIXES`)."""
+    if output == "parquet":
+        from .parquet import write_parts
+
+        write_parts(shard, *rows)
+    else:
+        write_shard(shard + ".db", *rows)
+
+
+def _run_chunk(job):
+    """Run one chunk.  A stored chunk writes its rows to shard files of its
+    own (so rows are never pickled between processes); a replicate's chunk
+    (no shard) only counts.  Returns the shard and the tally."""
+    seed, authority, lo, hi, shard = job
+    tally, rows = chunk_rows(_context(), seed, authority, lo, hi, shard is not None)
     if shard is not None:
-        write_shard(shard, cases, events, deadlines)
+        write_shard_files(_OUTPUT, shard, rows)
     return seed, authority, hi - lo, shard, tally
 
 
@@ -211,12 +322,19 @@ def default_warm_up(calibration) -> int:
     return max(high for _, high, _ in calibration.durations.cin_plan_months.bands)
 
 
-def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1, progress=None) -> dict:
+def simulate(params: Parameters, db_path: str | Path | None, registry, workers: int = 1, progress=None, *,
+             out: str | Path | None = None, scheduler: str | None = None) -> dict:
     """Run the simulation, write it to ``db_path`` (a SQLite file, or a
-    ``postgresql://`` URL: any store) and return the summary.  The shard
-    folder is made beside a SQLite file, in the system's temporary folder
-    for a server database."""
-    global _CONTEXT
+    ``postgresql://`` URL: any store) or, instead, to ``out`` (a new or
+    empty folder of Parquet files: :mod:`cinflow.simulation.parquet`), and
+    return the summary.  The shard folder is made beside a SQLite file or
+    the ``out`` folder, in the system's temporary folder for a server
+    database.  The chunks run here (``workers=1``), in a local pool of
+    ``workers`` processes, or, with ``scheduler`` (a Dask scheduler's
+    address, ``tcp://HOST:PORT``), on that Dask cluster."""
+    global _CONTEXT, _OUTPUT
+    if (db_path is None) == (out is None):
+        raise InputError("give a database (--db) or a Parquet folder (--out), one of the two")
     if params.referrals < 1:
         raise InputError("--referrals must be at least 1")
     if not 1 <= params.months <= 120:
@@ -228,49 +346,103 @@ def simulate(params: Parameters, db_path: str | Path, registry, workers: int = 1
     for authority in params.authorities:
         registry[authority]  # unknown ids fail here, with the known ones listed
     started = time.perf_counter()
-    folder = Path(tempfile.gettempdir()) if is_postgres(db_path) else Path(db_path).resolve().parent
-    if folder.is_dir():
-        remove_stale_shard_folders(folder)
-    _CONTEXT = _Context(params, registry)
+    output = "sqlite" if out is None else "parquet"
+    if out is not None:
+        from .parquet import check_out
+
+        out = Path(out)
+        check_out(out, create=True)  # a new or empty folder (made now), and pyarrow to write it
+        folder = out.resolve().parent
+    else:
+        folder = Path(tempfile.gettempdir()) if is_postgres(db_path) else Path(db_path).resolve().parent
+    client = None
+    if scheduler:
+        from .cluster import connect
+
+        client = connect(scheduler)  # one line if there is no such cluster, before anything is written
     try:
-        with _stop_on_signals(), Store(db_path, registry) as store:
-            summary = _simulate(params, store, folder, workers, progress)
+        if folder.is_dir():
+            remove_stale_shard_folders(folder)
+        _CONTEXT = _Context(params, registry)
+        _OUTPUT = output
+        spec = _Spec.of(params, registry, _CONTEXT.calibration, output)
+        if client is not None:
+            from .cluster import check_workers
+
+            check_workers(client, spec)
+        with _stop_on_signals():
+            if out is not None:
+                from .parquet import ParquetOut
+
+                summary = _simulate(params, ParquetOut(out), folder, workers, progress, spec, client)
+            else:
+                with Store(db_path, registry) as store:
+                    summary = _simulate(params, _StoreSink(store), folder, workers, progress, spec, client)
     finally:
         _CONTEXT = None
+        _OUTPUT = "sqlite"
+        if client is not None:
+            from .cluster import close
+
+            close(client)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
 
 
-def _simulate(params: Parameters, store: Store, folder: Path, workers: int, progress) -> dict:
+class _StoreSink:
+    """Where a run's shards go: a store (one transaction per shard)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.run: int | None = None
+
+    def begin(self, parameters_json: str, summary_json: str) -> None:
+        # The run is on record before any case is: unfinished until the last write
+        # (checked and claimed in one write transaction: see Store.begin_simulation).
+        self.run = self.store.begin_simulation(parameters_json, summary_json)
+
+    def bulk_load_started(self) -> None:
+        self.store.bulk_load_started()
+
+    def bulk_load_finished(self) -> None:
+        self.store.bulk_load_finished()
+
+    def load(self, shard: str, summary_json: str) -> None:
+        path = Path(shard + ".db")
+        self.store.load_shard(path, self.run, summary_json)
+        path.unlink()
+
+    def finish(self, summary_json: str) -> None:
+        self.store.finish_simulation(self.run, summary_json)
+
+
+def _simulate(params: Parameters, sink, folder: Path, workers: int, progress, spec: _Spec, client=None) -> dict:
     calibration = _CONTEXT.calibration.name
     tallies = {a: Tally() for a in params.authorities}
     summaries = {a: t.summary(_CONTEXT.calibration, params.months) for a, t in tallies.items()}
     replicate_tallies = {(seed, a): Tally() for seed in seeds(params)[1:] for a in params.authorities}
-    # The run is on record before any case is: unfinished until the last write
-    # (checked and claimed in one write transaction: see Store.begin_simulation).
-    run = store.begin_simulation(json.dumps(params.as_dict(), sort_keys=True),
-                                 json.dumps(_summary(params, calibration, summaries), sort_keys=True))
+    sink.begin(json.dumps(params.as_dict(), sort_keys=True),
+               json.dumps(_summary(params, calibration, summaries), sort_keys=True))
     loaded = False
     try:
         # A bulk load may be faster without some indexes (SQLite's on due
         # dates); they are rebuilt at the end, also after a failure.
-        store.bulk_load_started()
+        sink.bulk_load_started()
         with _shard_folder(folder) as shards:
-            with _results(_jobs(params, shards), workers, params) as results:
+            with _results(_jobs(params, shards), workers, spec, client) as results:
                 for seed, authority, n, shard, tally in results:
                     if shard is None:  # a further replicate: counted only
                         replicate_tallies[(seed, authority)].merge(tally)
                     else:
                         tallies[authority].merge(tally)
                         summaries[authority] = tallies[authority].summary(_CONTEXT.calibration, params.months)
-                        store.load_shard(shard, run, json.dumps(_summary(params, calibration, summaries), sort_keys=True))
-                        Path(shard).unlink()
+                        sink.load(shard, json.dumps(_summary(params, calibration, summaries), sort_keys=True))
                     if progress is not None:
                         progress(n)
         loaded = True
     finally:
         try:
-            store.bulk_load_finished()
+            sink.bulk_load_finished()
         except StoreError:
             if loaded:
                 raise
@@ -278,20 +450,21 @@ def _simulate(params: Parameters, store: Store, folder: Path, workers: int, prog
     summary = _summary(params, calibration, summaries)
     if params.replicates > 1:
         summary["replicates"] = _replicates(params, summaries, replicate_tallies)
-    store.finish_simulation(run, json.dumps(summary, sort_keys=True))
+    sink.finish(json.dumps(summary, sort_keys=True))
     return summary
 
 
 def _jobs(params: Parameters, shards: Path) -> list[tuple]:
     """(seed, authority, first, last, shard) for every chunk: the stored
-    replicate's chunks (each with its shard file), then the other
-    replicates' (no shard: counted, not stored)."""
+    replicate's chunks (each with its shard: the files' common stem, see
+    :data:`SHARD_SUFFIXES`), then the other replicates' (no shard: counted,
+    not stored)."""
     size = len(_CONTEXT.cohort)  # the window's referrals, then the warm-up's
     jobs = []
     for k, seed in enumerate(seeds(params)):
         for a in params.authorities:
             for lo in range(0, size, CHUNK):
-                shard = str(shards / f"{len(jobs)}.db") if k == 0 else None
+                shard = str(shards / str(len(jobs))) if k == 0 else None
                 jobs.append((seed, a, lo, min(lo + CHUNK, size), shard))
     return jobs
 
@@ -445,19 +618,17 @@ def _alive(pid: int, started: str | None = None) -> bool:
 
 # -- workers -------------------------------------------------------------------------
 
-def _worker_init(parent: int, params: Parameters | None) -> None:
-    """Each worker's first act: die with ``parent``; then, if it was spawned
-    rather than forked, build its own context."""
-    global _CONTEXT
+def _worker_init(parent: int, spec: _Spec) -> None:
+    """Each worker's first act: die with ``parent``; then keep the spec it
+    builds its own context from on first use (forked or spawned alike:
+    nothing of the parent's context is used)."""
+    global _CONTEXT, _SPEC, _OUTPUT
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the workers
     for name in ("SIGTERM", "SIGHUP"):  # not the parent's handlers (a fork inherits them): just end
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     _die_with_parent(parent)
-    if _CONTEXT is None and params is not None:
-        from ..plugins import Registry
-
-        _CONTEXT = _Context(params, Registry.load())
+    _CONTEXT, _SPEC, _OUTPUT = None, spec, spec.output
 
 
 def _die_with_parent(parent: int) -> None:
@@ -481,14 +652,20 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextmanager
-def _results(jobs, workers: int, params: Parameters):
+def _results(jobs, workers: int, spec: _Spec, client=None):
     """Job results in job order, with at most a few jobs in flight per worker.
     Leaving early (an error, a signal) stops the workers at once."""
+    if client is not None:
+        from .cluster import results
+
+        with results(client, jobs, spec) as found:
+            yield found
+        return
     if workers <= 1:
         yield map(_run_chunk, jobs)
         return
     pool = ProcessPoolExecutor(workers, mp_context=get_context(START_METHOD), initializer=_worker_init,
-                               initargs=(os.getpid(), None if START_METHOD == "fork" else params))
+                               initargs=(os.getpid(), spec))
     done = False
     try:
         yield _in_order(pool, jobs, workers)
