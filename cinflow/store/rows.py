@@ -57,10 +57,21 @@ def _enc(value) -> str:
 
 
 def _record_encoder(cls):
+    """A function writing a record of ``cls`` as the converter's JSON: each
+    field read directly, ``None``, strings and dates (most of what records
+    hold) written in place, anything else by :func:`_enc`."""
     names = sorted(a.name for a in cls.__attrs_attrs__)
+    lines = ["def encode(o):"]
+    for i, n in enumerate(names):
+        lines += [f"    v = o.{n}",
+                  "    c = v.__class__",
+                  f"    v{i} = 'null' if v is None else s(v) if c is str else '\"' + v.isoformat() + '\"' if c is date "
+                  f"else e(v)"]
     keys = [("{" if i == 0 else ",") + json.dumps(n) + ":" for i, n in enumerate(names)]
-    body = " + ".join(f"{k!r} + e(o.{n})" for k, n in zip(keys, names))
-    return eval(f"lambda o: {body} + '}}'", {"e": _enc})  # noqa: S307 (field names of our own records)
+    lines.append("    return " + " + ".join(f"{k!r} + v{i}" for i, k in enumerate(keys)) + " + '}'")
+    namespace = {"e": _enc, "s": _ASCII, "date": date}
+    exec("\n".join(lines), namespace)  # noqa: S102 (field names of our own records)
+    return namespace["encode"]
 
 
 _RECORDS = {cls: _record_encoder(cls)
