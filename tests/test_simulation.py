@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cinflow.calendar import age_on, england
-from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, simulate
 from cinflow.simulation.calibration import load_calibration
@@ -21,26 +20,10 @@ from cinflow.simulation.draws import Banded, Choice, Generator
 from cinflow.simulation.stats import _quantiles
 from cinflow.store import Store
 
-from helpers import chromium
+from helpers import chromium, dump, run
 
 REGISTRY = Registry.load()
 START = date(2026, 4, 1)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def dump(path) -> list[str]:
-    """The database's content as SQL, less the time each schema migration was
-    applied (sqlite-utils records it)."""
-    conn = sqlite3.connect(path)
-    try:
-        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
