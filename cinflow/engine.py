@@ -77,7 +77,7 @@ class Engine:
         # advance(), inlined: the 18th birthday falls due first.
         if case.state in states.OPEN_STATES and _adulthood(case.child.birth_date) <= event.date:
             case = self.advance(case, event.date)
-        return self._apply(case, event, automatic=False)
+        return self._apply(case, event)
 
     def advance(self, case: Case, to: date) -> Case:
         """Let time pass up to and including ``to``: make the automatic
@@ -85,7 +85,7 @@ class Engine:
         if case.state in states.OPEN_STATES:
             adult = _adulthood(case.child.birth_date)
             if adult <= to:
-                case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)), automatic=True)
+                case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)))
         return case
 
     def next_wakeup(self, case: Case) -> date | None:
@@ -188,7 +188,7 @@ class Engine:
         attempt.used = used
         return True
 
-    def _apply(self, case: Case, event, automatic: bool) -> Case:
+    def _apply(self, case: Case, event) -> Case:
         decided = None
         early = None
         name = event.event
@@ -212,7 +212,7 @@ class Engine:
                     moved = False
         if not moved:
             reasons = tuple(attempt.reasons) or (early or self._not_possible(case, event),)
-            item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, automatic, attributes(event))
+            item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, attributes(event))
             return Case(case.id, case.authority, case.child, case.state, case.version + 1, case.facts,
                         case.history + (item,), case.deadlines)
 
@@ -229,7 +229,7 @@ class Engine:
         advice = attempt.advice
         if name == "manager_decision" and event.kind in self.decision_roles:
             advice = tuple(advice) + self._decision_advice(event)
-        item = HistoryItem(event.date, name, True, case.state, new_state, (), automatic, attributes(event),
+        item = HistoryItem(event.date, name, True, case.state, new_state, (), attributes(event),
                            tuple(advice) if advice else (), uses)
         return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,
                     case.history + (item,), deadlines)

@@ -219,10 +219,11 @@ def _many(text: str, cls, where: str) -> tuple:
 def history_item(row, case_id: str) -> HistoryItem:
     """A stored event row (columns as :data:`EVENT_COLUMNS`, ``case_id``
     and ``seq`` first) as the history item it recorded."""
-    (_, seq, day, event, accepted, from_state, to_state, automatic, attrs, reasons, advice, exceptions, recorded_by) = row
+    # ``automatic`` is stored for SQL readers; the item reads it from the event's name.
+    (_, seq, day, event, accepted, from_state, to_state, _automatic, attrs, reasons, advice, exceptions, recorded_by) = row
     where = f"case {case_id} event {seq}"
     return HistoryItem(date.fromisoformat(day), event, bool(accepted), from_state, to_state,
-                       _many(reasons, Reason, where), bool(automatic), _attributes(event, day, attrs, case_id),
+                       _many(reasons, Reason, where), _attributes(event, day, attrs, case_id),
                        _many(advice, Advice, where), _many(exceptions, ExceptionUse, where), recorded_by)
 
 
