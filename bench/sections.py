@@ -20,7 +20,7 @@ from cinflow.simulation.calibration import load_calibration
 from cinflow.simulation.cohort import Cohort
 from cinflow.simulation.draws import Generator
 from cinflow.simulation.practice import Practitioner
-from cinflow.simulation.runner import CHUNK, Parameters
+from cinflow.simulation.runner import Parameters, chunk_size
 
 try:
     from cinflow.store.bulk import write_shard
@@ -48,10 +48,11 @@ def main():
     # CPU time, not wall: on a shared machine other processes' work is not counted.
     clock = time.process_time if args.cpu else time.perf_counter
     with tempfile.TemporaryDirectory() as tmp:
-        for lo in range(0, n, CHUNK):
+        step = chunk_size(n)  # as cinflow simulate cuts the cohort
+        for lo in range(0, n, step):
             cases, ev_rows, dl_rows = [], [], []
             tally = Tally()
-            for i in range(lo, min(lo + CHUNK, n)):
+            for i in range(lo, min(lo + step, n)):
                 t0 = clock()
                 ref = cohort[i]
                 t1 = clock()

@@ -37,12 +37,21 @@ def supported(d: date) -> bool:
     return FIRST_DATE <= d <= LAST_DATE
 
 
+_CANONICAL: dict[date, date] = {}
+
+
+def canonical(d: date) -> date:
+    """One shared object per calendar day (about 3 dates a case held in
+    memory would otherwise each be an object of their own)."""
+    return _CANONICAL.setdefault(d, d)
+
+
 def add_months(start: date, months: int) -> date:
     """``start`` plus ``months`` calendar months, clamped to the month's end."""
     index = start.month - 1 + months
     year, month = start.year + index // 12, index % 12 + 1
     day = min(start.day, _stdcal.monthrange(year, month)[1])
-    return date(year, month, day)
+    return canonical(date(year, month, day))
 
 
 def birthday(birth_date: date, age: int) -> date:
@@ -148,7 +157,7 @@ class WorkingDays:
         k = d.toordinal() - self._base
         if 0 <= k < self._size:
             if self._working[k]:
-                return d
+                return self._dates[self._cum[k] - 1]  # the table's own object for the day
             i = self._cum[k]
             if i < len(self._dates):
                 return self._dates[i]
@@ -177,9 +186,9 @@ def add_period(start: date, amount: int, unit: str, working: WorkingDays | None 
     if unit == "working_days":
         return (working or england()).add(start, amount)
     if unit == "days":
-        return start + timedelta(days=amount)
+        return canonical(start + timedelta(days=amount))
     if unit == "weeks":
-        return start + timedelta(weeks=amount)
+        return canonical(start + timedelta(weeks=amount))
     if unit == "months":
         return add_months(start, amount)
     raise ValueError(f"unknown unit {unit!r} (known: {', '.join(UNITS)})")

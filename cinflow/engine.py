@@ -19,7 +19,7 @@ from . import states
 from .calendar import birthday
 from .errors import EventOrderError, InputError, PluginError
 from .events import AUTOMATIC_EVENTS, EighteenthBirthday, attributes
-from .machine import Attempt, CaseModel, selects
+from .machine import Attempt, CaseModel
 from .models import (
     Advice, Case, CaseFacts, Deadline, Decision, ExceptionUse, HistoryItem, PendingException, Reason, needs_exception,
 )
@@ -65,15 +65,19 @@ class Engine:
             raise InputError(f"case {case.id} is under {case.authority!r}, not {self.id!r}")
         if event.event in AUTOMATIC_EVENTS:
             raise InputError(f"{event.event} is made by the engine and cannot be submitted")
-        if case.last_date is not None and event.date < case.last_date:
+        history = case.history
+        last_date = history[-1].date if history else None
+        if last_date is not None and event.date < last_date:
             raise EventOrderError(
                 f"{event.event} on {event.date.isoformat()} is dated before the case's last event "
-                f"({case.last_date.isoformat()}); events must be in date order"
+                f"({last_date.isoformat()}); events must be in date order"
             )
         if event.event == "manager_decision":
             self._check_vocabulary(event)
-        case = self.advance(case, event.date)
-        return self._apply(case, event, automatic=False)
+        # advance(), inlined: the 18th birthday falls due first.
+        if case.state in states.OPEN_STATES and _adulthood(case.child.birth_date) <= event.date:
+            case = self.advance(case, event.date)
+        return self._apply(case, event)
 
     def advance(self, case: Case, to: date) -> Case:
         """Let time pass up to and including ``to``: make the automatic
@@ -81,7 +85,7 @@ class Engine:
         if case.state in states.OPEN_STATES:
             adult = _adulthood(case.child.birth_date)
             if adult <= to:
-                case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)), automatic=True)
+                case = self._apply(case, EighteenthBirthday(max(adult, case.last_date or adult)))
         return case
 
     def next_wakeup(self, case: Case) -> date | None:
@@ -184,16 +188,17 @@ class Engine:
         attempt.used = used
         return True
 
-    def _apply(self, case: Case, event, automatic: bool) -> Case:
-        decided = {}
+    def _apply(self, case: Case, event) -> Case:
+        decided = None
         early = None
-        if event.event == "consent_refused":
+        name = event.event
+        if name == "consent_refused":
             route = self.consent_route(Context(case, event))
             if route is None:
                 early = Reason("lifecycle.consent_route", "No rule of this policy says where refused consent leads.", LIFECYCLE_SOURCE)
             else:
-                decided["route"] = route.dest
-        elif event.event == "manager_decision" and event.kind == "exception":
+                decided = {"route": route.dest}
+        elif name == "manager_decision" and event.kind == "exception":
             early = self._exception_refusal(event)
         attempt = Attempt(case, event, decided)
         moved = False
@@ -207,7 +212,7 @@ class Engine:
                     moved = False
         if not moved:
             reasons = tuple(attempt.reasons) or (early or self._not_possible(case, event),)
-            item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, automatic, attributes(event))
+            item = HistoryItem(event.date, event.event, False, case.state, case.state, reasons, attributes(event))
             return Case(case.id, case.authority, case.child, case.state, case.version + 1, case.facts,
                         case.history + (item,), case.deadlines)
 
@@ -221,10 +226,11 @@ class Engine:
             deadlines = self._next_deadlines(case, after, event, new_state)
         uses = tuple(ExceptionUse(p.rule, p.role, p.reason, self.rule_index[p.rule].source, p.date)
                      for p in attempt.used) if attempt.used else ()
-        if event.event == "manager_decision" and event.kind in self.decision_roles:
-            attempt.advice = tuple(attempt.advice) + self._decision_advice(event)
-        item = HistoryItem(event.date, event.event, True, case.state, new_state, (), automatic, attributes(event),
-                           tuple(attempt.advice), uses)
+        advice = attempt.advice
+        if name == "manager_decision" and event.kind in self.decision_roles:
+            advice = tuple(advice) + self._decision_advice(event)
+        item = HistoryItem(event.date, name, True, case.state, new_state, (), attributes(event),
+                           tuple(advice) if advice else (), uses)
         return Case(case.id, case.authority, case.child, new_state, case.version + 1, facts,
                     case.history + (item,), deadlines)
 
@@ -235,8 +241,8 @@ class Engine:
         Each (state, event) was compiled at assembly into its transitions,
         each with the guards that apply to its destination
         (:mod:`cinflow.policy`, ``_compiled``)."""
-        for spec, when, dest, guards in self._compiled.get((attempt.case.state, attempt.event.event), ()):
-            if when and not selects(spec, attempt):
+        for spec, selected, dest, guards in self._compiled.get((attempt.case.state, attempt.event.event), ()):
+            if selected is not None and not selected(attempt):
                 continue
             if self._check_fast(attempt, dest, guards) if guards else not attempt.reasons:
                 attempt.spec = spec
@@ -289,6 +295,10 @@ class Engine:
     # -- deadlines ----------------------------------------------------------------
 
     def _next_deadlines(self, before: Case, after: Case, event, new_state: str) -> tuple[Deadline, ...]:
+        """The deadlines after ``event``, straight from the rules: the
+        reference that :meth:`_next_deadlines_fast` is tested against
+        (``tests/test_fast_path.py``). Its steps are written out again there
+        on purpose; sharing them would test the shared code against itself."""
         day = event.date
         name_of_event = event.event
         fulfils = self._fulfils.get(name_of_event, ())
@@ -459,9 +469,15 @@ def _adulthood(birth_date: date) -> date:
 _FACT_FIELDS = tuple(a.name for a in CaseFacts.__attrs_attrs__)
 
 
-def _evolve_facts(facts: CaseFacts, changes: dict) -> CaseFacts:
-    """``attrs.evolve`` for the hot path: positional, no introspection."""
-    return CaseFacts(*[changes[n] if n in changes else getattr(facts, n) for n in _FACT_FIELDS])
+def _make_evolve_facts():
+    """``attrs.evolve`` for the hot path, generated once: positional, every
+    field read directly (``c[name] if name in c else f.name``)."""
+    args = ", ".join(f"c[{n!r}] if {n!r} in c else f.{n}" for n in _FACT_FIELDS)
+    return eval(f"lambda f, c: CaseFacts({args})", {"CaseFacts": CaseFacts})  # noqa: S307 (our own field names)
+
+
+_evolve_facts = _make_evolve_facts()
+_evolve_facts.__doc__ = "``attrs.evolve(facts, **changes)`` for the hot path (changes: a dict of field names)."
 
 
 def _next_facts(facts: CaseFacts, event, spec, new_state: str, used=()) -> CaseFacts:

@@ -410,18 +410,34 @@ SUBMITTABLE_EVENTS = tuple(sorted(set(EVENT_TYPES) - AUTOMATIC_EVENTS))
 
 
 NO_ATTRIBUTES: dict = {}  # shared by every history item without attributes; never mutated
-_FIELDS: dict = {}       # event class -> ((attribute, default), ...) but the date
+_FIELDS: dict = {}       # event class -> its items function (_items_function)
 _SHARED: dict = {}       # equal attribute dicts are one object (history items never mutate them)
+
+
+def _items_function(cls):
+    """A function giving ``((attribute, value), ...)`` of an event of ``cls``
+    whose value is not the default, in field order (made once per class:
+    every attribute read directly)."""
+    fields = [(a.name, a.default) for a in cls.__attrs_attrs__ if a.name != "date"]
+    if not fields:
+        return lambda ev: ()
+    lines = ["def items(ev):", "    out = []"]
+    for i, (name, _) in enumerate(fields):
+        lines += [f"    v = ev.{name}", f"    if v != d{i}:", f"        out.append(({name!r}, v))"]
+    lines.append("    return tuple(out)")
+    namespace = {f"d{i}": default for i, (_, default) in enumerate(fields)}
+    exec("\n".join(lines), namespace)  # noqa: S102 (field names of our own event classes)
+    return namespace["items"]
 
 
 def attributes(ev) -> dict:
     """An event's own attributes (no ``date``), with defaults left out.  Equal
     results are the same (read-only) dict, so a long history costs little memory."""
     cls = type(ev)
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = tuple((a.name, a.default) for a in cls.__attrs_attrs__ if a.name != "date")
-    items = tuple([(name, value) for name, default in fields if (value := getattr(ev, name)) != default])
+    items_of = _FIELDS.get(cls)
+    if items_of is None:
+        items_of = _FIELDS[cls] = _items_function(cls)
+    items = items_of(ev)
     if not items:
         return NO_ATTRIBUTES
     try:

@@ -33,6 +33,9 @@ class CaseModel:
         self.state = state
 
 
+_NOTHING_DECIDED: dict = {}  # shared; an attempt's ``decided`` is never written after it is made
+
+
 class Attempt:
     """One event being tried against one case (mutable, short-lived)."""
 
@@ -41,7 +44,7 @@ class Attempt:
     def __init__(self, case, event, decided: dict | None = None):
         self.case = case
         self.event = event
-        self.decided = decided or {}
+        self.decided = decided or _NOTHING_DECIDED
         self.reasons: list = []
         self.spec = None
         self.advice = ()   # advice from rules at level advice (a list once there is any)

@@ -12,12 +12,18 @@ from datetime import date
 
 from attrs import field, frozen
 
+from .events import AUTOMATIC_EVENTS
 from .vocabulary import ClosureReason, DisabilityCode, Ethnicity, NeedCode, Role, Sex, UpnUnknown
+
+# Every record here is frozen and slotted, without the weak-reference slot:
+# thousands are held per simulated chunk (6 history items and 5 deadlines a
+# case), the slot is 8 bytes each, and nothing takes weak references to them.
+record = frozen(weakref_slot=False)
 
 _UPN = re.compile(r"[A-Z][0-9]{11}[0-9A-Z]")
 
 
-@frozen
+@record
 class Citation:
     """Where a rule comes from: a document (a seed file name, or a national
     document's title) and the section heading within it."""
@@ -29,7 +35,7 @@ class Citation:
         return f"{self.document} {self.section}"
 
 
-@frozen
+@record
 class Remedy:
     """What would let a refused event through, as data a host (or the
     simulated practitioner) can act on.
@@ -95,7 +101,7 @@ def one_of(attribute: str, values) -> Remedy:
     return Remedy("one_of", attribute=attribute, values=tuple(values))
 
 
-@frozen
+@record
 class Reason:
     """Why an event was refused: the rule, a message a practitioner
     understands, the source it comes from, and what would let it through
@@ -111,7 +117,7 @@ class Reason:
         return ", or ".join(r.describe() for r in self.remedies)
 
 
-@frozen
+@record
 class Advice:
     """A record-keeping rule the event did not follow: it was accepted, and
     this says what the procedure asks for."""
@@ -121,7 +127,7 @@ class Advice:
     source: str
 
 
-@frozen
+@record
 class ExceptionUse:
     """An authorised departure from a ``should`` rule that let an event
     through (comply or explain): who authorised it, why, and when."""
@@ -133,7 +139,7 @@ class ExceptionUse:
     recorded_on: date
 
 
-@frozen
+@record
 class Child:
     """What the engine (and the CIN census) needs to know about the child.
 
@@ -168,7 +174,7 @@ class Child:
             raise ValueError(f"{attribute.name} must not be negative")
 
 
-@frozen
+@record
 class Decision:
     """A recorded manager decision (``manager_decision`` event)."""
 
@@ -177,7 +183,7 @@ class Decision:
     role: Role | None = None
 
 
-@frozen
+@record
 class PendingException:
     """An exception recorded and not yet used (each is used once)."""
 
@@ -187,7 +193,7 @@ class PendingException:
     date: date
 
 
-@frozen
+@record
 class CaseFacts:
     """Facts the lifecycle establishes and rules consult."""
 
@@ -214,7 +220,7 @@ class CaseFacts:
         )
 
 
-@frozen
+@record
 class HistoryItem:
     """One event as it was applied (or refused), in order."""
 
@@ -224,13 +230,22 @@ class HistoryItem:
     from_state: str
     to_state: str
     reasons: tuple[Reason, ...] = ()
-    automatic: bool = False
     attributes: dict = field(factory=dict, eq=True, hash=False)
     advice: tuple[Advice, ...] = ()
     exceptions: tuple[ExceptionUse, ...] = ()
     # Who stored it (a service token's name, ``cli:<login>``); None until it
     # is stored, and never part of what the engine decided (not compared).
     recorded_by: str | None = field(default=None, eq=False)
+
+    @property
+    def automatic(self) -> bool:
+        """Made by the engine as time passed (the 18th birthday), not submitted.
+
+        Read from the event's name rather than stored: only the engine makes
+        these events (:data:`cinflow.events.AUTOMATIC_EVENTS`; submitting one
+        is refused), and a held case keeps six items, so a field fewer keeps
+        each item in a smaller allocation."""
+        return self.event in AUTOMATIC_EVENTS
 
 
 STATUSES = ("met", "late", "open", "overdue", "missed", "cancelled")
@@ -257,7 +272,7 @@ def deadline_status(due: date, met_on: date | None, ended_on: date | None, as_of
     return "open"
 
 
-@frozen
+@record
 class Deadline:
     """A dated obligation.  Repeating obligations are one Deadline per
     occurrence; ``met_on`` (fulfilled) or ``ended_on`` (stopped applying:
@@ -281,7 +296,7 @@ class Deadline:
         return self.met_on is None and self.ended_on is None
 
 
-@frozen
+@record
 class Case:
     """A case under one authority's policy."""
 

@@ -14,7 +14,7 @@ from .calendar import add_period, england
 from .engine import SENIORITY, Engine, exception_roles
 from .errors import PluginError
 from .events import EVENT_TYPES
-from .machine import build_machine
+from .machine import build_machine, selects
 from .plugins import call_hook
 from .models import needs_exception
 from .rules import ALWAYS, ChairRule, ConsentRoute, DeadlineRule, Guard, PolicyInfo, RuleInfo, Trigger
@@ -113,7 +113,7 @@ class Policy(Engine):
         self._compiled: dict[tuple[str, str], tuple] = {}
         for (state, name), specs in self._table.items():
             self._compiled[(state, name)] = tuple(
-                (spec, spec.when, spec.dest or state,
+                (spec, selector(spec), spec.dest or state,
                  tuple(c for g, c in guards.get(name, ()) if g.dests is None or (spec.dest or state) in g.dests))
                 for spec in specs)
         self._fast_fulfils: dict[str, tuple] = {
@@ -220,6 +220,22 @@ class Policy(Engine):
         if "_documents" not in self.__dict__:
             self._documents = documents(self)
         return cite(self, source, self._documents)
+
+
+def selector(spec):
+    """``machine.selects(spec, attempt)`` as a plain function of the
+    attempt; None when the transition has no ``when`` (it always matches)."""
+    if not spec.when:
+        return None
+    if len(spec.when) == 1:
+        ((name, allowed),) = spec.when
+
+        def one(attempt):
+            decided = attempt.decided
+            return (decided[name] if name in decided else getattr(attempt.event, name, None)) in allowed
+
+        return one
+    return lambda attempt: selects(spec, attempt)
 
 
 def matcher(trig):

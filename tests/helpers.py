@@ -1,12 +1,32 @@
-"""Test helpers: apply events in a few words; the outside tools some tests need."""
+"""Test helpers: apply events in a few words; run the command line; dump a
+database; the outside tools some tests need."""
 
 import os
 import shutil
+import sqlite3
 from datetime import date
 
 import pytest
 
 import cinflow
+from cinflow.cli import main
+
+
+def run(argv, capsys):
+    """Run ``cinflow ARGV`` in this process: (exit code, stdout, stderr)."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def dump(path) -> list[str]:
+    """A SQLite database's content as SQL, less the time each schema migration
+    was applied (sqlite-utils records it)."""
+    conn = sqlite3.connect(path)
+    try:
+        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
+    finally:
+        conn.close()
 
 
 class Runner:

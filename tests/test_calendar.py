@@ -125,3 +125,17 @@ def test_a_long_period_from_before_the_table():
     end = WorkingDays().add(start, 10_000)
     assert WorkingDays(first_year=1949, last_year=1995).add(start, 10_000) == end
     assert WorkingDays().between(start, end) == 10_000
+
+
+def test_computed_days_are_one_shared_object_per_day():
+    # Held cases keep thousands of due dates; equal days share one object.
+    wd = england()
+    christmas = date(2026, 12, 25)  # a Friday; Boxing Day's substitute is Monday 28th
+    assert wd.on_or_after(christmas) == date(2026, 12, 29)
+    tuesday = date(2026, 12, 29)
+    assert wd.on_or_after(tuesday) == tuesday
+    assert wd.on_or_after(date(2026, 12, 29)) is wd.on_or_after(date(2026, 12, 29)) is wd.add(christmas, 1)
+    assert add_period(date(2024, 2, 22), 1, "weeks") == date(2024, 2, 29)  # leap year
+    assert add_period(date(2024, 2, 22), 1, "weeks") is add_period(date(2024, 2, 15), 14, "days")
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert add_months(date(2024, 1, 31), 1) is add_months(date(2023, 12, 29), 2)

@@ -6,16 +6,11 @@ from itertools import chain
 
 import pytest
 
-from cinflow.cli import main
 from cinflow.plugins import Registry
 
+from helpers import run
+
 REGISTRY = Registry.load()
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("policy_id", REGISTRY.ids())

@@ -20,6 +20,8 @@ from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, simulate
 from cinflow.store import Store
 
+from helpers import run
+
 REGISTRY = Registry.load()
 ORACLE = Path(__file__).resolve().parents[2] / "shared" / "tools" / "census-check" / "census-check"
 BUNDLED = ["kent", "london-borough", "reading", "west-berkshire", "wokingham", "cheshire-west-and-chester", "wirral"]
@@ -27,12 +29,6 @@ LA = {"kent": "886", "london-borough": "308", "reading": "870", "west-berkshire"
       "cheshire-west-and-chester": "896", "wirral": "344"}
 STAMP = "2027-04-15T09:00:00"
 KEY = "3f1c0be1a8d27e94c65b0a7d19e2f483b5c6d70e8f912a3b"  # for tests only
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def child(**kw):

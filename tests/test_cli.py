@@ -9,13 +9,9 @@ import pytest
 
 from cinflow.cli import main
 
+from helpers import run
+
 EXAMPLE = Path(__file__).parent.parent / "examples" / "kent-cin-plan.yaml"
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_contract(capsys):

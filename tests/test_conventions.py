@@ -22,16 +22,10 @@ from cinflow.errors import PluginError
 from cinflow.plugins import Registry
 from cinflow.rules import PolicyInfo
 
-from helpers import chromium
+from helpers import chromium, run
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 REGISTRY = Registry.load()
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _commands(group, path=()):

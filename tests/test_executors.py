@@ -12,23 +12,9 @@ from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, runner, simulate
 
+from helpers import run, dump
+
 START = date(2026, 4, 1)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def dump(path) -> list[str]:
-    """The database's content as SQL, less the time each schema migration was
-    applied (sqlite-utils records it)."""
-    conn = sqlite3.connect(path)
-    try:
-        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
-    finally:
-        conn.close()
 
 
 def summary_of(out: str) -> str:
@@ -218,7 +204,6 @@ def both(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pq")
     args = ["simulate", "--authority", "kent", "--authority", "reading", "--referrals", "800", "--warm-up", "6",
             "--seed", "9", "--quiet", "--format", "json", "--workers", "2"]
-    outs = {}
     for name, where in (("db", ["--db", str(tmp / "run.db")]), ("pq", ["--out", str(tmp / "run")])):
         assert main([*args, *where]) == 0
     return tmp / "run.db", tmp / "run"
@@ -250,7 +235,6 @@ def test_the_parquet_folder_holds_the_databases_rows_and_summary(both):
 
 def test_report_and_census_read_the_folder_as_the_database(both, tmp_path, capsys):
     db, folder = both
-    pages = {}
     for name, source in (("db", db), ("pq", folder)):
         code, _, err = run(["report", str(source), "--html", str(tmp_path / f"{name}.html"), "--case",
                             "reading-0000042"], capsys)

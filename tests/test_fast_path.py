@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cinflow
+import cinflow.states
 from cinflow import Child
 from cinflow.plugins import Registry
 from cinflow.simulation.calibration import load_calibration
@@ -70,13 +71,40 @@ def test_compiled_guards_are_the_guards_for_each_destination():
         for (state, name), specs in policy._table.items():
             compiled = policy._compiled[(state, name)]
             assert tuple(c[0] for c in compiled) == specs
-            for spec, when, dest, guards in compiled:
-                assert dest == (spec.dest or state) and when == spec.when
+            for spec, selected, dest, guards in compiled:
+                assert dest == (spec.dest or state) and (selected is None) == (not spec.when)
                 expected = [g for g in policy._guards_by_event.get(name, ()) if g.dests is None or dest in g.dests]
                 assert [c[1] for c in guards] == expected
                 for check, guard, rule_id, level, source, exception in guards:
                     assert (check, rule_id, level, source) == (guard.check, guard.rule.id, guard.rule.level, guard.rule.source)
                     assert (exception is None) == (level != "should")
+
+
+TRANSITIONS_WITH_WHEN = [spec for spec in cinflow.states.TRANSITIONS if spec.when]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(TRANSITIONS_WITH_WHEN), st.data())
+def test_compiled_selectors_choose_as_the_machine_does(spec, data):
+    """Each transition's compiled selector agrees with ``selects`` (what the
+    ``transitions`` machine asks) for events carrying any of the values it
+    names, values it does not, or none, and for a decided route."""
+    from types import SimpleNamespace
+
+    from cinflow.machine import Attempt, selects
+    from cinflow.policy import selector
+
+    sel = selector(spec)
+    values = {}
+    for name, allowed in spec.when:
+        choices = sorted(allowed, key=str) + [None, "not-a-value"]
+        values[name] = data.draw(st.sampled_from(choices), label=name)
+    decided = {}
+    if "route" in values and data.draw(st.booleans(), label="route decided"):
+        decided["route"] = values.pop("route")
+    event = SimpleNamespace(event=spec.trigger, date=date(2026, 3, 30), **{k: v for k, v in values.items() if v is not None})
+    attempt = Attempt(None, event, decided)
+    assert sel(attempt) == selects(spec, attempt)
 
 
 def test_compiled_openings_are_the_rules_that_apply_in_each_state():
@@ -165,3 +193,40 @@ def test_rows_encode_without_the_converter_as_with_it(policy_id):
         assert _list_json(items) == to_json(list(items))
     # Not a record the rows hold: the converter's answer.
     assert fast_json({"a": date(2026, 1, 2)}) == to_json({"a": date(2026, 1, 2)})
+
+
+# -- the generated helpers the engine shares with the reference path, against attrs itself --
+# (the differential tests above cannot see a fault here: both paths call these)
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(event_sequences())
+def test_generated_attributes_are_the_fields_that_differ_from_their_defaults(events):
+    import attrs
+
+    from cinflow.events import attributes
+
+    for ev in events:
+        expected = {a.name: getattr(ev, a.name) for a in attrs.fields(type(ev))
+                    if a.name != "date" and getattr(ev, a.name) != a.default}
+        got = attributes(ev)
+        assert got == expected and list(got) == list(expected)  # the same values, in field order
+        assert attributes(ev) is got or not got  # equal attributes are one shared dict
+
+
+facts_values = st.fixed_dictionaries({}, optional={
+    "referral_date": st.dates(), "referral_source": st.sampled_from(["1A", "3B"]), "closed_on": st.dates(),
+    "closure_reason": st.sampled_from(["RC1", "RC7"]), "review_chair": st.sampled_from(["team_manager", "iro"]),
+    "last_meeting": st.dates() | st.none(), "plan_origin": st.sampled_from(["cin_plan", "supervision_order"]),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts_values, facts_values)
+def test_generated_evolve_of_facts_is_attrs_evolve(start, changes):
+    import attrs
+
+    from cinflow.engine import _evolve_facts
+    from cinflow.models import CaseFacts
+
+    facts = CaseFacts(**start)
+    assert _evolve_facts(facts, dict(changes)) == attrs.evolve(facts, **changes)

@@ -24,7 +24,7 @@ from cinflow.simulation import report as report_module
 from cinflow.simulation.tables import CSV_FILES, write_csv
 from cinflow.store import Store
 
-from helpers import chromium
+from helpers import chromium, run
 
 SCENARIO = """authority: kent
 child: {birth_date: 2014-06-12}
@@ -34,12 +34,6 @@ events:
 """
 IMG = "<img src=x onerror=document.title='pwned'>"
 SCRIPT = "</script><script>document.title='pwned'</script>"
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

@@ -15,24 +15,17 @@ from datetime import date
 
 import pytest
 
-from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, simulate
 from cinflow.simulation import report as R
 from cinflow.store import Store
 
-from helpers import chromium
+from helpers import chromium, run
 
 REGISTRY = Registry.load()
 START = date(2026, 4, 1)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND"]
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, runner, simulate
+
+from helpers import run
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 
 REGISTRY = Registry.load()
 MESSAGE = "holds an unfinished simulation (run 1 was stopped before it finished); rerun it, or pass --allow-incomplete"
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def wait_for(predicate, timeout, what):

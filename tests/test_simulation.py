@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cinflow.calendar import age_on, england
-from cinflow.cli import main
 from cinflow.plugins import Registry
 from cinflow.simulation import Parameters, simulate
 from cinflow.simulation.calibration import load_calibration
@@ -21,26 +20,10 @@ from cinflow.simulation.draws import Banded, Choice, Generator
 from cinflow.simulation.stats import _quantiles
 from cinflow.store import Store
 
-from helpers import chromium
+from helpers import chromium, dump, run
 
 REGISTRY = Registry.load()
 START = date(2026, 4, 1)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def dump(path) -> list[str]:
-    """The database's content as SQL, less the time each schema migration was
-    applied (sqlite-utils records it)."""
-    conn = sqlite3.connect(path)
-    try:
-        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +189,34 @@ def test_same_seed_same_output_whatever_the_workers(tmp_path, capsys):
         dumps.append(dump(db))
     assert outs[0] == outs[1]
     assert dumps[0] == dumps[1]
+
+
+def test_chunk_sizes_grow_with_the_cohort_between_their_bounds():
+    from cinflow.simulation.runner import CHUNK, CHUNK_MAX, chunk_size
+
+    assert [chunk_size(n) for n in (300, 20_000, 64_000, 150_000, 633_000, 6_330_000)] == [
+        CHUNK, CHUNK, CHUNK, 150_000 // 64, CHUNK_MAX, CHUNK_MAX]
+
+
+def test_how_a_cohort_is_chunked_does_not_change_the_database(tmp_path, capsys, monkeypatch):
+    # Every case draws from its own streams, so chunks of 1,000 (the default
+    # for this cohort) and of 700 give the same rows in the same order.
+    import cinflow.simulation.runner as runner
+
+    outs, dumps = [], []
+    for size in (None, 700):
+        if size is not None:
+            monkeypatch.setattr(runner, "chunk_size", lambda cases: size)
+        db = tmp_path / f"c{size}.db"
+        code, out, _ = run(["simulate", "--authority", "kent", "--referrals", "1500", "--warm-up", "6", "--seed", "3",
+                            "--db", str(db), "--workers", "1", "--quiet", "--format", "json"], capsys)
+        assert code == 0
+        doc = json.loads(out)
+        doc.pop("seconds")
+        outs.append(json.dumps(doc, sort_keys=True))
+        dumps.append(dump(db))
+    assert outs[0] == outs[1] and dumps[0] == dumps[1]
+    assert int(sqlite3.connect(tmp_path / "cNone.db").execute("SELECT count(*) FROM cases").fetchone()[0]) > 1400
 
 
 def test_a_third_party_policy_simulates_too(tmp_path, capsys):

@@ -24,19 +24,12 @@ import pytest
 import cinflow
 from cinflow import Child, StoreError
 from cinflow.store import sqlite as store_module
-from cinflow.cli import main
 from cinflow.store import Store, migrations
 
-from helpers import Runner, plan_in_force
+from helpers import Runner, plan_in_force, run
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = [m.name for m in migrations._migrations]
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(message: str) -> bool:

@@ -10,16 +10,9 @@ import psycopg
 import pytest
 
 from cinflow import Child, StoreError
-from cinflow.cli import main
 from cinflow.store import Store
 
-from helpers import Runner, plan_in_force
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import Runner, plan_in_force, run
 
 
 def _free_port() -> int:
@@ -33,7 +26,7 @@ def test_a_server_that_is_not_there_is_one_line_without_the_password(registry):
     with pytest.raises(StoreError) as caught:
         Store(url, registry)
     message = str(caught.value)
-    assert message.startswith(f"cannot connect to postgresql://clerk@127.0.0.1:") and "\n" not in message
+    assert message.startswith("cannot connect to postgresql://clerk@127.0.0.1:") and "\n" not in message
     assert "s3cret" not in message
 
 

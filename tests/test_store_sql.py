@@ -19,6 +19,8 @@ from cinflow.store import Store, bulk
 from cinflow.store.rows import CASE_COLUMNS, DEADLINE_COLUMNS, EVENT_COLUMNS
 from cinflow.store.sqlite import SQLiteBackend
 
+from helpers import dump
+
 PACKAGE = Path(cinflow.__file__).parent
 KEYWORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ", "PRAGMA", "ATTACH")
 
@@ -51,14 +53,6 @@ def test_the_scan_finds_sql():
 # -- a small simulation, and the same rows on another backend ------------------------------
 
 PARAMS = Parameters(("kent", "reading"), 400, date(2026, 4, 1), 12, 5, warm_up=3)
-
-
-def dump(path) -> list[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return [line for line in conn.iterdump() if '"_sqlite_migrations" VALUES' not in line]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,17 @@ the 18th birthday; ``cinflow show`` prints a stored case; ``cinflow due``
 lists nothing of a case that has ended; an old database migrates."""
 
 import json
-import sqlite3
 from datetime import date
 
 import pytest
 
 from cinflow import Child
-from cinflow.cli import cli_actor, main
+from cinflow.cli import cli_actor
 from cinflow.store import Store
 
-from helpers import Runner, plan_in_force
+from helpers import Runner, plan_in_force, run
 
 D = date.fromisoformat
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

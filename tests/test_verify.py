@@ -2,14 +2,9 @@
 
 import json
 
-from cinflow.cli import main
 from cinflow.store import Store
 
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import run
 
 
 def test_verify_agrees_then_names_the_case_someone_edited(tmp_path, capsys, registry):

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from attrs import frozen
 
-from ..calendar import add_months, england
+from ..calendar import add_months, canonical, england
 from .draws import Banded, Choice, Generator
 
 # Stream purposes (one independent stream each per case).
@@ -109,7 +109,7 @@ class Cohort:
         c = gen.stream(i, CHILD)
         age = self.age.draw(c.u(0), c.u(1))
         # A birth date that makes the child exactly ``age`` on the referral day.
-        born = day - timedelta(days=int(age * 365.25) + 1 + int(c.u(2) * 364))
+        born = canonical(day - timedelta(days=int(age * 365.25) + 1 + int(c.u(2) * 364)))
         disabled = c.u(3) < cal.children.disabled.value
         nights = 0
         if disabled and c.u(4) < cal.children.short_breaks_share_of_disabled.value:

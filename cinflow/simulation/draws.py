@@ -79,11 +79,15 @@ class Choice:
 class Banded:
     """Integer ranges with shares: a range by share (``u1``), then a value in it (``u2``)."""
 
-    __slots__ = ("choice",)
+    __slots__ = ("choice", "_keys", "_cumulative", "_last")
 
     def __init__(self, bands):
         self.choice = Choice({(low, high): share for low, high, share in bands})
+        self._keys, self._cumulative = self.choice.keys, self.choice.cumulative
+        self._last = len(self._keys) - 1
 
     def draw(self, u1: float, u2: float) -> int:
-        low, high = self.choice.pick(u1)
+        # self.choice.pick(u1), inlined: this runs a few times for every case.
+        i = bisect_right(self._cumulative, u1)
+        low, high = self._keys[i if i < self._last else self._last]
         return low + int(u2 * (high - low + 1))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..calendar import WorkingDays, add_months, age_on, birthday, england
+from ..calendar import WorkingDays, add_months, age_on, birthday, canonical, england
 from ..events import EVENT_TYPES
 from ..models import Child
 from ..states import FINAL_STATES, PLAN_OPEN
@@ -154,14 +154,21 @@ class _CaseRun:
         return self.s[stream].u(k)
 
     def draw(self, band: str, stream: int) -> int:
-        return self.pr.band[band].draw(self.u(stream), self.u(stream))
+        # Two uniforms, the stream's next two: u(stream), u(stream), inlined.
+        k = self.n.get(stream)
+        if k is None:
+            s, k = self._next(stream)
+        else:
+            s = self.s[stream]
+        self.n[stream] = k + 2
+        return self.pr.band[band].draw(s.u(k), s.u(k + 1))
 
     def later(self, day: date, working_days: int) -> date:
         return self.pr.wd.add(day, working_days)
 
     def workday(self, day: date) -> date:
         """The day a team does what was planned for ``day``: the first working day on or after it."""
-        return working_day_on_or_after(day, self.pr.wd)
+        return self.pr.wd.on_or_after(day)
 
     def fix_day(self, ev) -> date:
         """When a refused ``ev`` is put right: ``fix_days`` working days after it."""
@@ -206,7 +213,7 @@ class _CaseRun:
             # (today may be a weekend an own-dated event fell on).
             day = max(ev.date, self.today)
             if ev.event in PRACTITIONER_DATED:
-                day = self.workday(day)
+                day = self.pr.wd.on_or_after(day)
             if day != ev.date:
                 ev = _with(ev, date=day)
             if ev.date >= self.pr.until:
@@ -217,7 +224,7 @@ class _CaseRun:
                     raise _Stop  # the child turned 18: the case closed itself
             self.case = self.policy.apply(self.case, ev)
             self.today = ev.date
-            item = self.case.last
+            item = self.case.history[-1]
             if item.accepted:
                 return True
             ev = self.fix(ev, item.reasons)
@@ -279,7 +286,7 @@ class _CaseRun:
         self.today = max(self.today, ev.date)
 
     def agreed_review(self, day: date) -> date:
-        return day + timedelta(weeks=self.draw("agreed_review_weeks", streams.AGREED))
+        return canonical(day + timedelta(weeks=self.draw("agreed_review_weeks", streams.AGREED)))
 
     # -- the lifecycle ----------------------------------------------------------
 
@@ -481,7 +488,7 @@ class _CaseRun:
             self.apply(self.event("became_looked_after", day))
             return
         day = self.workday(day)  # the team records the notice on a working day
-        moved = day + timedelta(days=7)  # the family's own date: any day
+        moved = canonical(day + timedelta(days=7))  # the family's own date: any day
         if not self.apply(self.event("move_notified", day, planned=True, moved_on=moved)):
             return
         for i, name in enumerate(TRANSFER_PAPERWORK, start=1):

@@ -76,7 +76,9 @@ from .draws import Generator
 from .practice import Practitioner
 from .stats import Tally
 
-CHUNK = 1000
+CHUNK = 1000  # cases a chunk holds, at least (a small run's chunks)
+CHUNK_MAX = 5000  # and at most (a worker holds a chunk's rows: about 8 KiB a case)
+CHUNKS = 64  # between the two, a cohort is cut into about this many
 MAX_WARM_UP = 120  # months
 MAX_REPLICATES = 200
 INTERVAL = 0.9  # the replicate interval the summary gives (5th to 95th percentile)
@@ -454,18 +456,28 @@ def _simulate(params: Parameters, sink, folder: Path, workers: int, progress, sp
     return summary
 
 
+def chunk_size(cases: int) -> int:
+    """Cases per chunk for a cohort of ``cases``: from :data:`CHUNK` up to
+    :data:`CHUNK_MAX`, about :data:`CHUNKS` chunks. Fewer, larger chunks
+    cost the parent less (it merges each chunk's tally, recomputes the
+    summary and copies the shard in); the size depends on the cohort alone,
+    so a seed's database is the same on any machine."""
+    return max(CHUNK, min(CHUNK_MAX, cases // CHUNKS))
+
+
 def _jobs(params: Parameters, shards: Path) -> list[tuple]:
     """(seed, authority, first, last, shard) for every chunk: the stored
     replicate's chunks (each with its shard: the files' common stem, see
     :data:`SHARD_SUFFIXES`), then the other replicates' (no shard: counted,
     not stored)."""
     size = len(_CONTEXT.cohort)  # the window's referrals, then the warm-up's
+    step = chunk_size(size)
     jobs = []
     for k, seed in enumerate(seeds(params)):
         for a in params.authorities:
-            for lo in range(0, size, CHUNK):
+            for lo in range(0, size, step):
                 shard = str(shards / str(len(jobs))) if k == 0 else None
-                jobs.append((seed, a, lo, min(lo + CHUNK, size), shard))
+                jobs.append((seed, a, lo, min(lo + step, size), shard))
     return jobs
 
 

@@ -71,6 +71,15 @@ UNRECORDED_DECISION = "team_manager"  # assumption: a decision with no role reco
 # transfer out).  Referrals awaiting a decision sit with the front door.
 HELD_STATES = OPEN_STATES - {"referral"}
 
+_MONTHS: dict = {}  # date -> "YYYY-MM" (a bounded cache: a run spans a few thousand days)
+
+
+def _month(day: date) -> str:
+    if len(_MONTHS) > 100_000:
+        _MONTHS.clear()
+    text = _MONTHS[day] = day.isoformat()[:7]
+    return text
+
 
 class Tally:
     """Counts for one authority (or one chunk of its cases)."""
@@ -146,7 +155,7 @@ class Tally:
                 self.exceptions[e.rule] += 1
             for a in h.advice:
                 self.advice[a.rule] += 1
-            month = h.date.isoformat()[:7]
+            month = _MONTHS.get(h.date) or _month(h.date)
             name = h.event
             if name == "cin_meeting":
                 kind = h.attributes["kind"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 import time
 
 from ..errors import StoreError
+from .connections import ThreadConnections
 
 MIGRATIONS_TABLE = "_cinflow_migrations"
 MIGRATION_SET = "cinflow"
@@ -99,9 +99,7 @@ class PostgresBackend:
         self.path = display_url(url)
         self.read_only = read_only
         self.busy_budget_s = busy_budget_s
-        self._local = threading.local()
-        self._all: list = []
-        self._guard = threading.Lock()
+        self._conns = ThreadConnections()
         self._open = True
         self._sql: dict[str, str] = {}
         try:
@@ -120,10 +118,7 @@ class PostgresBackend:
             raise StoreError(f"cannot connect to {self.path}: {one_line(exc)}") from None
         except Exception as exc:  # a malformed URL
             raise StoreError(f"cannot connect to {self.path}: {one_line(exc)}") from None
-        self._local.conn = conn
-        with self._guard:
-            self._all.append(conn)
-        return conn
+        return self._conns.add(conn)
 
     @property
     def conn(self):
@@ -131,21 +126,16 @@ class PostgresBackend:
         again if the server closed it)."""
         if not self._open:
             raise StoreError(f"database {self.path} is closed")
-        conn = getattr(self._local, "conn", None)
+        conn = self._conns.mine()
         if conn is None or conn.closed:
             conn = self._connect()
         return conn
 
     def close(self) -> None:
-        with self._guard:
-            conns, self._all = self._all, []
+        def no_more():
             self._open = False
-        for c in conns:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self._local = threading.local()
+
+        self._conns.close_all(no_more)
 
     # -- migrations -----------------------------------------------------------------
 
@@ -245,7 +235,7 @@ class PostgresBackend:
                 if conn.closed or conn.broken:
                     # The server closed the connection (a restart, an idle
                     # timeout): nothing was committed; one new connection.
-                    self._local.conn = None
+                    self._conns.forget_mine()
                     if reconnected:
                         raise StoreError(self.error_text(exc, writing)) from None
                     reconnected = True

@@ -57,10 +57,21 @@ def _enc(value) -> str:
 
 
 def _record_encoder(cls):
+    """A function writing a record of ``cls`` as the converter's JSON: each
+    field read directly, ``None``, strings and dates (most of what records
+    hold) written in place, anything else by :func:`_enc`."""
     names = sorted(a.name for a in cls.__attrs_attrs__)
+    lines = ["def encode(o):"]
+    for i, n in enumerate(names):
+        lines += [f"    v = o.{n}",
+                  "    c = v.__class__",
+                  f"    v{i} = 'null' if v is None else s(v) if c is str else '\"' + v.isoformat() + '\"' if c is date "
+                  f"else e(v)"]
     keys = [("{" if i == 0 else ",") + json.dumps(n) + ":" for i, n in enumerate(names)]
-    body = " + ".join(f"{k!r} + e(o.{n})" for k, n in zip(keys, names))
-    return eval(f"lambda o: {body} + '}}'", {"e": _enc})  # noqa: S307 (field names of our own records)
+    lines.append("    return " + " + ".join(f"{k!r} + v{i}" for i, k in enumerate(keys)) + " + '}'")
+    namespace = {"e": _enc, "s": _ASCII, "date": date}
+    exec("\n".join(lines), namespace)  # noqa: S102 (field names of our own records)
+    return namespace["encode"]
 
 
 _RECORDS = {cls: _record_encoder(cls)
@@ -208,10 +219,11 @@ def _many(text: str, cls, where: str) -> tuple:
 def history_item(row, case_id: str) -> HistoryItem:
     """A stored event row (columns as :data:`EVENT_COLUMNS`, ``case_id``
     and ``seq`` first) as the history item it recorded."""
-    (_, seq, day, event, accepted, from_state, to_state, automatic, attrs, reasons, advice, exceptions, recorded_by) = row
+    # ``automatic`` is stored for SQL readers; the item reads it from the event's name.
+    (_, seq, day, event, accepted, from_state, to_state, _automatic, attrs, reasons, advice, exceptions, recorded_by) = row
     where = f"case {case_id} event {seq}"
     return HistoryItem(date.fromisoformat(day), event, bool(accepted), from_state, to_state,
-                       _many(reasons, Reason, where), bool(automatic), _attributes(event, day, attrs, case_id),
+                       _many(reasons, Reason, where), _attributes(event, day, attrs, case_id),
                        _many(advice, Advice, where), _many(exceptions, ExceptionUse, where), recorded_by)
 
 

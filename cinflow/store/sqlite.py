@@ -30,6 +30,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from ..errors import StoreError
+from .connections import ThreadConnections
 
 migrations = Migrations("cinflow")
 
@@ -146,9 +147,7 @@ class SQLiteBackend:
             parent = Path(path).resolve().parent
             if not parent.is_dir():
                 raise StoreError(f"cannot create database {path}: folder {parent} does not exist")
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
+        self._conns = ThreadConnections()
         self._uri: tuple[str, bool] | None = None  # how further threads connect
         # ``:memory:`` is one database on one connection: one thread at a time.
         self._memory_lock = threading.RLock() if self.memory else None
@@ -171,18 +170,14 @@ class SQLiteBackend:
         conn = sqlite3.connect(target, uri=uri, timeout=self._timeout_ms / 1000, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
         self._uri = (target, uri)
-        self._local.conn = conn
-        self._local.db = sqlite_utils.Database(conn)
-        with self._guard:
-            self._all.append(conn)
-        return conn
+        return self._conns.add(conn, db=sqlite_utils.Database(conn))
 
     @property
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use in a thread)."""
         if self.memory:
-            return self._all[0]
-        conn = getattr(self._local, "conn", None)
+            return self._conns.first
+        conn = self._conns.mine()
         if conn is None:
             if self._uri is None:
                 raise StoreError(f"database {self.path} is closed")
@@ -195,25 +190,20 @@ class SQLiteBackend:
         if self.memory:
             return self._memory_db
         self.conn  # noqa: B018 (opens it)
-        return self._local.db
+        return self._conns.mine("db")
 
     def close(self) -> None:
-        with self._guard:
-            conns, self._all = self._all, []
+        def no_more():
             self._uri = None
-        for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
-        self._local = threading.local()
+
+        self._conns.close_all(no_more)
 
     # -- opening ----------------------------------------------------------------
 
     def _open(self) -> None:
         self._connect(":memory:" if self.memory else self.path)
         if self.memory:
-            self._memory_db = self._local.db
+            self._memory_db = self._conns.mine("db")
         pending = self._retry(self._pending, translate=False)  # refuses another's or a newer database first
         if not self.memory:
             self._retry(self._enable_wal, translate=False)
