@@ -191,6 +191,16 @@ def test_same_seed_same_output_whatever_the_workers(tmp_path, capsys):
     assert dumps[0] == dumps[1]
 
 
+def simulated(args, db, capsys):
+    """``cinflow simulate ARGS --quiet --format json``: (summary, the summary
+    as text without its timing, the database's content)."""
+    code, out, _ = run(["simulate", *args, "--quiet", "--format", "json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    doc.pop("seconds")
+    return doc, json.dumps(doc, sort_keys=True), dump(db)
+
+
 def test_chunk_sizes_grow_with_the_cohort_between_their_bounds():
     from cinflow.simulation.runner import CHUNK, CHUNK_MAX, chunk_size
 
@@ -208,13 +218,10 @@ def test_how_a_cohort_is_chunked_does_not_change_the_database(tmp_path, capsys, 
         if size is not None:
             monkeypatch.setattr(runner, "chunk_size", lambda cases: size)
         db = tmp_path / f"c{size}.db"
-        code, out, _ = run(["simulate", "--authority", "kent", "--referrals", "1500", "--warm-up", "6", "--seed", "3",
-                            "--db", str(db), "--workers", "1", "--quiet", "--format", "json"], capsys)
-        assert code == 0
-        doc = json.loads(out)
-        doc.pop("seconds")
-        outs.append(json.dumps(doc, sort_keys=True))
-        dumps.append(dump(db))
+        _, summary, content = simulated(["--authority", "kent", "--referrals", "1500", "--warm-up", "6", "--seed", "3",
+                                         "--db", str(db), "--workers", "1"], db, capsys)
+        outs.append(summary)
+        dumps.append(content)
     assert outs[0] == outs[1] and dumps[0] == dumps[1]
     assert int(sqlite3.connect(tmp_path / "cNone.db").execute("SELECT count(*) FROM cases").fetchone()[0]) > 1400
 
@@ -289,14 +296,11 @@ def test_replicates_give_the_same_database_and_intervals_whatever_the_workers(tm
     outs, dumps = [], []
     for workers in (1, 2):
         db = tmp_path / f"r{workers}.db"
-        code, out, _ = run(["simulate", "--authority", "kent", "--authority", "wirral", "--referrals", "700",
-                            "--warm-up", "12", "--replicates", "3", "--seed", "4", "--db", str(db), "--workers",
-                            str(workers), "--quiet", "--format", "json"], capsys)
-        assert code == 0
-        doc = json.loads(out)
-        doc.pop("seconds")
-        outs.append(json.dumps(doc, sort_keys=True))
-        dumps.append(dump(db))
+        doc, summary, content = simulated(["--authority", "kent", "--authority", "wirral", "--referrals", "700",
+                                           "--warm-up", "12", "--replicates", "3", "--seed", "4", "--db", str(db),
+                                           "--workers", str(workers)], db, capsys)
+        outs.append(summary)
+        dumps.append(content)
     assert outs[0] == outs[1] and dumps[0] == dumps[1]
     r = doc["replicates"]
     assert r["n"] == 3 and r["seeds"] == [4, 5, 6] and r["stored_seed"] == 4 and r["interval"] == 0.9
