@@ -75,17 +75,30 @@ def shard_folders(folder: Path) -> list[Path]:
     return sorted(folder.glob("cinflow-sim-*"))
 
 
-def start(db: Path) -> subprocess.Popen:
-    """A simulation big enough to be stopped part-way, once it has written some
-    cases and both its workers are running."""
+def _interruptible():
+    """In the child, before it runs: Ctrl-C's signal at its default, whatever
+    this process inherited (a shell's background job ignores SIGINT, and so
+    would the simulation started from it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(db: Path, where=("--workers", "2"), ready=None) -> subprocess.Popen:
+    """A simulation big enough to be stopped part-way (into ``db``, or a
+    Parquet folder of that name with ``--out`` in ``where``), once
+    ``ready()`` (default: it has written some cases and both its workers are
+    running); ``ready`` is given the process."""
+    output = ["--db", str(db)] if "--out" not in where else []
     with open(db.parent / "stderr.txt", "wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "cinflow.cli", "simulate", "--authority", "kent", "--referrals", "30000",
-             "--workers", "2", "--quiet", "--db", str(db)],
-            cwd=db.parent, start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr)
+             *where, "--quiet", *output],
+            cwd=db.parent, start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr,
+            preexec_fn=_interruptible)
+    if ready is None:
+        def ready(proc):
+            return shard_folders(db.parent) and len(children(proc.pid)) >= 2 and cases_in(db) > 0
     try:
-        wait_for(lambda: shard_folders(db.parent) and len(children(proc.pid)) >= 2 and cases_in(db) > 0, 120,
-                 "the simulation to get going")
+        wait_for(lambda: ready(proc), 120, "the simulation to get going")
     except BaseException:
         proc.kill()
         proc.wait(10)
@@ -171,6 +184,78 @@ def test_sigterm_stops_cleanly_and_marks_the_run_unfinished(tmp_path):
     import json
 
     assert json.loads(summary)["cases"] == cases_in(db) > 0
+
+
+def ctrl_c(proc: subprocess.Popen, workers=()) -> None:
+    """What a terminal's Ctrl-C does: SIGINT to the whole process group (the
+    command and its workers), then wait for it to end."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+        wait_for(lambda: not any(running(w) for w in workers), 15, "the workers to stop")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for w in workers:
+            if running(w):
+                os.kill(w, signal.SIGKILL)
+
+
+def parts_in(folder: Path) -> int:
+    import json
+
+    try:
+        return json.loads((folder / "manifest.json").read_text())["parts"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_ctrl_c_on_a_parquet_run_leaves_a_folder_that_says_it_is_unfinished(tmp_path, capsys):
+    out = tmp_path / "out"
+    proc = start(out, ("--workers", "2", "--out", str(out)), lambda p: len(children(p.pid)) >= 2 and parts_in(out) > 0)
+    ctrl_c(proc, children(proc.pid))
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 1 and "aborted" in err and "Traceback" not in err, err
+    assert shard_folders(tmp_path) == []
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["finished"] is False and manifest["parts"] == len(list((out / "cases").glob("*.parquet"))) > 0
+    code, _, err = run(["report", str(out), "--html", str(tmp_path / "r.html")], capsys)
+    assert code == 2 and "holds an unfinished simulation" in err, err
+    code, _, err = run(["simulate", "--authority", "kent", "--referrals", "20", "--out", str(out)], capsys)
+    assert code == 2 and "is not empty" in err, err  # what was written stays as it was
+
+
+@pytest.fixture
+def cluster():
+    """A real two-worker cluster, for one test (its workers are this process's
+    children, which other tests here count)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as c:
+        yield c
+
+
+def test_ctrl_c_on_a_dask_run_stops_it_and_leaves_the_cluster_usable(tmp_path, capsys, cluster):
+    db = tmp_path / "sim.db"
+    proc = start(db, ("--scheduler", cluster.scheduler_address), lambda p: cases_in(db) > 0)
+    ctrl_c(proc)
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 1 and "aborted" in err and "Traceback" not in err, err
+    assert shard_folders(tmp_path) == []
+    [(_, finished, _)] = row(db)
+    assert finished == 0 and has_due_index(db)
+    # The chunks it had sent were cancelled: the next run has the cluster to itself.
+    from helpers import dump
+
+    small = ["simulate", "--authority", "kent", "--referrals", "200", "--quiet"]
+    code, _, err = run([*small, "--db", str(tmp_path / "again.db"), "--scheduler", cluster.scheduler_address], capsys)
+    assert code == 0, err
+    code, _, err = run([*small, "--db", str(tmp_path / "local.db")], capsys)
+    assert code == 0, err
+    assert dump(tmp_path / "again.db") == dump(tmp_path / "local.db")
 
 
 def test_a_failing_run_cleans_up_and_records_it_did_not_finish(tmp_path, monkeypatch):
