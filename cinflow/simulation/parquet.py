@@ -18,7 +18,7 @@ covers, as a database does.  DuckDB (``read_parquet('DIR/events/*.parquet')``),
 pandas and pyarrow read the folders as tables directly.
 
 :class:`ParquetRun` reads a folder with the store's read methods that
-``report`` and ``census`` use, a part (one chunk: a thousand cases and their
+``report`` and ``census`` use, a part (one chunk: ``runner.chunk_size`` cases and their
 events) at a time, so memory stays flat whatever the size of the run.
 """
 
@@ -57,7 +57,7 @@ calibration of published national figures.
   summary.json                  the run's summary (what 'cinflow simulate --format json' printed, less 'seconds')
   manifest.json                 the format, the parameters, whether the run finished, the parts written
 
-One part per chunk of a thousand referrals of one authority; a part's cases,
+One part per chunk ({chunk_min:,} to {chunk_max:,} referrals of one authority); a part's cases,
 events and deadlines have the same number.  The columns are those of a
 cinflow database's tables, with the same values: dates as ISO text
 (YYYY-MM-DD), child, facts, heads, attributes, reasons, advice and
@@ -151,8 +151,11 @@ class ParquetOut:
         for table in TABLES:
             (self.folder / table).mkdir()
         self.parameters = json.loads(parameters_json)
+        from .runner import CHUNK, CHUNK_MAX
+
         (self.folder / "README.txt").write_text(README.format(
-            version=cinflow.__version__, **{t: ", ".join(COLUMNS[t]) for t in TABLES}))
+            version=cinflow.__version__, chunk_min=CHUNK, chunk_max=CHUNK_MAX,
+            **{t: ", ".join(COLUMNS[t]) for t in TABLES}))
         self._manifest(summary_json, False)
 
     def bulk_load_started(self) -> None:
