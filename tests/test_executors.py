@@ -161,6 +161,26 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, capsys, monkey
     assert not (tmp_path / "u.db").exists()
 
 
+def test_an_address_that_is_not_the_scheduler_is_one_line_not_a_hang(tmp_path, capsys, monkeypatch, cluster):
+    """A Dask client waits for ever on a port that accepts a connection and
+    never answers in Dask's protocol (a dashboard waiting for an HTTP
+    request, say): cinflow asks what is there first."""
+    import socket
+
+    from cinflow.simulation import cluster as dask_cluster
+
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 2.0)
+    worker = next(iter(cluster.scheduler_info["workers"]))
+    with socket.socket() as silent:  # accepts (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        for address, message in ((f"tcp://127.0.0.1:{silent.getsockname()[1]}", "but not a Dask scheduler"),
+                                 (worker, "that is a Dask worker, not the scheduler")):
+            code, _, err = run(["simulate", *SMALL, "--db", str(tmp_path / "n.db"), "--scheduler", address], capsys)
+            assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "n.db").exists()
+
+
 def test_without_the_dask_extra_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     import sys
 

@@ -69,10 +69,42 @@ def connect(address: str):
     except (ValueError, TypeError) as exc:
         raise InputError(f"--scheduler {address!r} is not a scheduler's address such as tcp://HOST:8786 "
                          f"({_one_line(exc)})") from None
+    what = _identify(address)  # a Client would wait for ever on a port that is not a scheduler's
+    if what != "Scheduler":
+        raise InputError(f"--scheduler {address}: that is a Dask {what.lower()}, not the scheduler; give the address "
+                         "the scheduler printed ('Scheduler at: tcp://...')" if what else
+                         f"--scheduler {address}: something answers there, but not a Dask scheduler (a dashboard? "
+                         "the scheduler's own port is 8786 unless it was started with another)")
     try:
         return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError, ValueError (a bad address): all one line
         raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})") from None
+
+
+def _identify(address: str) -> str | None:
+    """What Dask server listens at ``address`` (its ``identity``'s type:
+    ``"Scheduler"``, ``"Worker"``, ...), None if what answers there does
+    not speak Dask's protocol in time; an
+    :class:`InputError` if nothing answers."""
+    import asyncio
+
+    from distributed.comm import connect as open_comm
+
+    async def ask():
+        comm = await open_comm(address, timeout=CONNECT_TIMEOUT)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:  # connecting has CONNECT_TIMEOUT of its own (an OSError when nothing listens); then the reply
+        reply = asyncio.run(asyncio.wait_for(ask(), 2 * CONNECT_TIMEOUT))
+    except (asyncio.TimeoutError, TimeoutError):
+        return None
+    except Exception as exc:  # OSError (nothing listening), ValueError (an unknown host): one line
+        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})") from None
+    return reply.get("type") if isinstance(reply, dict) and isinstance(reply.get("type"), str) else None
 
 
 def close(client) -> None:
