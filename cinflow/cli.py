@@ -447,31 +447,34 @@ def plugins(fmt):
               help="A policy to run the cohort through (repeat for side by side; any installed id).")
 @click.option("--referrals", type=click.IntRange(1, 10_000_000), default=10000, show_default=True,
               help="Referrals in the window (England had 632,830 in 2024-25); a warm-up adds its own.")
-@click.option("--start", callback=_date, default="2026-04-01", show_default=True, help="First day of the window.")
+@click.option("--start", callback=_date, default="2026-04-01", show_default=True, help="First day of the window (YYYY-MM-DD).")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="Length of the window.")
 @click.option("--warm-up", "warm_up", type=click.IntRange(0, 120), default=None, metavar="MONTHS",
               help="Simulate this many months before the window so it opens on a steady caseload; stored, not "
-                   "counted [default: the calibration's longest CIN plan, 60 months for England; 0 for none].")
+                   "counted [default: the calibration's longest CIN plan, 60 months for England; 0 for none.]")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same cohort, same output.")
 @click.option("--replicates", type=click.IntRange(1, 200), default=1, show_default=True, metavar="N",
               help="Run N seeds (SEED, SEED+1, ...) and give each figure's median and 90% interval; the first "
                    "seed's cases are stored.")
 @click.option("--db", type=DATABASE,
-              help="A new SQLite file (or an empty postgresql:// database) for every case, event and deadline.")
+              help="A new SQLite file (or an empty postgresql:// database) for every case, event and deadline "
+                   "(this or --out).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Instead of --db: a new (or empty) folder of Parquet files, one per table per chunk, with "
-                   "summary.json (the parquet extra).")
+                   "summary.json (needs pip install 'cinflow[parquet]').")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local processes to use [default: all cores].")
 @click.option("--scheduler", envvar="CINFLOW_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
-              help="Run the chunks on this Dask cluster instead of local processes (the dask extra) "
+              help="Run the chunks on this Dask cluster instead of local processes (needs pip install "
+                   "'cinflow[dask]') "
                    "[env: CINFLOW_DASK_SCHEDULER].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (default: the shipped England 2025 figures).")
-@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Also write the summary tables as CSV files into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="The summary as tables for people, or as JSON.")
 @click.pass_context
 def simulate(ctx, authorities, referrals, start, months, warm_up, seed, replicates, db, out, workers, scheduler,
              calibration, csv_dir, quiet, fmt):

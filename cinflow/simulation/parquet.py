@@ -55,9 +55,10 @@ calibration of published national figures.
   events/part-NNNNN.parquet     one row per history item: {events}
   deadlines/part-NNNNN.parquet  one row per deadline: {deadlines}
   summary.json                  the run's summary (what 'cinflow simulate --format json' printed, less 'seconds')
-  manifest.json                 the format, the parameters, whether the run finished, the parts written
+  manifest.json                 the format, the parameters, whether the run finished, how many parts
+                                are written, and the summary of the cases in them
 
-One part per chunk ({chunk_min:,} to {chunk_max:,} referrals of one authority); a part's cases,
+One part per chunk (up to {chunk_max:,} referrals of one authority); a part's cases,
 events and deadlines have the same number.  The columns are those of a
 cinflow database's tables, with the same values: dates as ISO text
 (YYYY-MM-DD), child, facts, heads, attributes, reasons, advice and
@@ -151,10 +152,10 @@ class ParquetOut:
         for table in TABLES:
             (self.folder / table).mkdir()
         self.parameters = json.loads(parameters_json)
-        from .runner import CHUNK, CHUNK_MAX
+        from .runner import CHUNK_MAX
 
         (self.folder / "README.txt").write_text(README.format(
-            version=cinflow.__version__, chunk_min=CHUNK, chunk_max=CHUNK_MAX,
+            version=cinflow.__version__, chunk_max=CHUNK_MAX,
             **{t: ", ".join(COLUMNS[t]) for t in TABLES}))
         self._manifest(summary_json, False)
 
