@@ -5,12 +5,16 @@ Two machines on this one, made of Linux namespaces: machine A (its own
 network namespace) runs the Dask scheduler and ``cinflow simulate``;
 machine B (another network namespace, reached over a virtual Ethernet link)
 has its own host name and its own empty ``/tmp`` (a private mount
-namespace), and runs the only Dask worker.  So every chunk crosses a
-network, runs where the client's shard folder does not exist, and comes
-back as bytes, as on two real machines.  Needs root and ``ip``/``unshare``
+namespace), and runs the only Dask worker; an empty folder is mounted
+over the tests' temporary folders there, so B sees none of the client's
+files.  So every chunk crosses a network, runs where the client's shard
+folder does not exist, and comes back as bytes, as on two real machines.
+(Only those folders: the Python that runs the worker may itself be under
+``/tmp``.)  Needs root and ``ip``/``unshare``
 (iproute2, util-linux); skipped without them."""
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -61,7 +65,7 @@ def in_a(*argv) -> list[str]:
     return ["ip", "netns", "exec", NS_A, *argv]
 
 
-def wait_for_worker(timeout: float = 90) -> None:
+def wait_for_worker(log: Path, timeout: float = 90) -> None:
     """Until the scheduler on A has a worker, asked from A."""
     code = (f"from distributed import Client\n"
             f"c = Client({SCHEDULER!r}, timeout=30)\n"
@@ -76,7 +80,8 @@ def wait_for_worker(timeout: float = 90) -> None:
             assert done.stdout.strip() == "['machine-b']", done.stdout  # the only worker is on B
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"no worker reached the scheduler on {SCHEDULER}: {done.stderr[-500:]}")
+            pytest.fail(f"no worker reached the scheduler on {SCHEDULER}; machine B's worker said: "
+                        f"{log.read_text()[-1500:]}")
         time.sleep(1)
 
 
@@ -99,11 +104,13 @@ def two_machines(tmp_path_factory):
                 procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
 
         start(in_a(str(DASK), "scheduler", "--host", A, "--port", "8786", "--dashboard-address", ":0"), "a-scheduler.log")
-        worker = (f"hostname machine-b && mount -t tmpfs tmpfs /tmp && cd /tmp && exec {DASK} worker {SCHEDULER} "
-                  f"--host {B} --nthreads 1 --nworkers 1 --dashboard-address :0")
+        hidden = tmp_path_factory.getbasetemp()  # every test's tmp_path is under it
+        worker = (f"hostname machine-b && mount -t tmpfs tmpfs {shlex.quote(str(hidden))} && cd {shlex.quote(str(hidden))} "
+                  f"&& exec {shlex.quote(str(DASK))} worker {SCHEDULER} --host {B} --nthreads 1 --nworkers 1 "
+                  "--dashboard-address :0")
         start(["ip", "netns", "exec", NS_B, "unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", worker],
               "b-worker.log")
-        wait_for_worker()
+        wait_for_worker(logs / "b-worker.log")
         yield SCHEDULER
     finally:
         for p in procs:
