@@ -163,18 +163,7 @@ def test_a_killed_run_leaves_no_workers_its_folder_goes_next_time_and_it_is_refu
 def test_sigterm_stops_cleanly_and_marks_the_run_unfinished(tmp_path):
     db = tmp_path / "sim.db"
     proc = start(db)
-    workers = children(proc.pid)
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-        wait_for(lambda: not any(running(w) for w in workers), 15, "the workers to stop")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        for w in workers:
-            if running(w):
-                os.kill(w, signal.SIGKILL)
+    stop(proc, signal.SIGTERM, children(proc.pid))
     err = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 1 and "aborted" in err and "Traceback" not in err, err
     assert shard_folders(tmp_path) == []
@@ -186,11 +175,15 @@ def test_sigterm_stops_cleanly_and_marks_the_run_unfinished(tmp_path):
     assert json.loads(summary)["cases"] == cases_in(db) > 0
 
 
-def ctrl_c(proc: subprocess.Popen, workers=()) -> None:
-    """What a terminal's Ctrl-C does: SIGINT to the whole process group (the
-    command and its workers), then wait for it to end."""
+def stop(proc: subprocess.Popen, signum: int, workers=(), group: bool = False) -> None:
+    """Send ``signum`` to the command (``group``: to its whole process
+    group, as a terminal's Ctrl-C does), wait for it and its ``workers`` to
+    end; whatever fails, leave no process behind."""
     try:
-        os.killpg(proc.pid, signal.SIGINT)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
         proc.wait(30)
         wait_for(lambda: not any(running(w) for w in workers), 15, "the workers to stop")
     finally:
@@ -200,6 +193,10 @@ def ctrl_c(proc: subprocess.Popen, workers=()) -> None:
         for w in workers:
             if running(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def ctrl_c(proc: subprocess.Popen, workers=()) -> None:
+    stop(proc, signal.SIGINT, workers, group=True)
 
 
 def parts_in(folder: Path) -> int:
