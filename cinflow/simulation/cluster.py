@@ -78,14 +78,18 @@ def connect(address: str):
     try:
         return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError, ValueError (a bad address): all one line
-        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})") from None
+        raise _unreachable(address, exc) from None
+
+
+def _unreachable(address: str, exc: BaseException) -> InputError:
+    return InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})")
 
 
 def _identify(address: str) -> str | None:
     """What Dask server listens at ``address`` (its ``identity``'s type:
     ``"Scheduler"``, ``"Worker"``, ...), None if what answers there does
-    not speak Dask's protocol in time; an
-    :class:`InputError` if nothing answers."""
+    not speak Dask's protocol in time; an :class:`InputError` if nothing
+    answers."""
     import asyncio
 
     from distributed.comm import connect as open_comm
@@ -103,7 +107,7 @@ def _identify(address: str) -> str | None:
     except (asyncio.TimeoutError, TimeoutError):
         return None
     except Exception as exc:  # OSError (nothing listening), ValueError (an unknown host): one line
-        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})") from None
+        raise _unreachable(address, exc) from None
     return reply.get("type") if isinstance(reply, dict) and isinstance(reply.get("type"), str) else None
 
 
