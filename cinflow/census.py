@@ -278,9 +278,11 @@ def check(ep: Episode, start: date, reference: date, lachildid: str, shown: str 
     return out
 
 
-def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | None = None):
-    """``rows``: (case_id, child, facts, events) per case.  Returns the XML
-    text, the problems (empty when the return is valid to write) and counts."""
+def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | None = None, synthetic: bool = False):
+    """``rows``: (case_id, child, facts, events) per case; ``synthetic``:
+    every one of them simulated (:func:`synthetic_only`), which the
+    return's opening comment says.  Returns the XML text, the problems
+    (empty when the return is valid to write) and counts."""
     if not re.fullmatch(r"\d{3}", la):
         raise InputError(f"--la {la!r}: the local authority code is three digits (e.g. 886)")
     start, reference = collection_window(year)
@@ -394,16 +396,42 @@ def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | 
         counts["cp_plans"] += len(ep.cp_plans)
         counts["referral_nfa"] += ep.nfa
     ET.indent(root)
-    notice = ("Pseudonymised extract: LAchildID is a keyed hash and UPNs are removed; for analysis outside the "
-              "council, not for submission. It still holds each child's birth date, sex, ethnicity and "
-              "disabilities and the dates of their social care history: pseudonymised data is personal data, "
-              "handle it accordingly." if key is not None else
-              "CIN census return made by cinflow. It holds personal data about children (identifiers, dates of "
-              "birth, sex, ethnicity, disabilities, social care history): keep and send it under your data "
-              "protection arrangements.")
+    if synthetic:
+        notice = ("CIN census return made by cinflow from simulated cases only: synthetic data, no real child's "
+                  "record" + ("; LAchildID is a keyed hash and UPNs are removed." if key is not None else "."))
+    elif key is not None:
+        notice = ("Pseudonymised extract: LAchildID is a keyed hash and UPNs are removed; for analysis outside the "
+                  "council, not for submission. It still holds each child's birth date, sex, ethnicity and "
+                  "disabilities and the dates of their social care history: pseudonymised data is personal data, "
+                  "handle it accordingly.")
+    else:
+        notice = ("CIN census return made by cinflow. It holds personal data about children (identifiers, dates of "
+                  "birth, sex, ethnicity, disabilities, social care history): keep and send it under your data "
+                  "protection arrangements.")
     text = ("<?xml version='1.0' encoding='UTF-8'?>\n<!-- " + notice + " -->\n"
             + ET.tostring(root, encoding="unicode") + "\n")
     return text, problems, counts
+
+
+def census_authority(store, authority: str | None) -> str | None:
+    """The authority a return is for: ``authority``, or the only one the
+    store holds (None when it holds no cases); an :class:`InputError` when
+    it is not there, or when the store holds several and none was chosen."""
+    authorities = store.authorities()
+    if authority is None:
+        if len(authorities) > 1:
+            raise InputError(f"{store.path} holds cases of {', '.join(authorities)}: choose one with --authority")
+        return authorities[0] if authorities else None
+    if authority not in authorities:
+        raise InputError(f"{store.path} holds no cases of {authority!r} (it has: {', '.join(authorities) or 'none'})")
+    return authority
+
+
+def synthetic_only(store, authority: str | None) -> bool:
+    """Whether every case a return for ``authority`` draws on was made by
+    the simulator (``provenance``): then it holds no real child's data."""
+    authority = census_authority(store, authority)
+    return authority is not None and store.recorded_cases(authority) == 0
 
 
 def store_rows(store, authority: str | None):
@@ -412,13 +440,7 @@ def store_rows(store, authority: str | None):
     (:meth:`~cinflow.store.Store.census_cases`).  A damaged database
     (the store's integrity check) is refused first."""
     store.check("nothing was written")
-    authorities = store.authorities()
-    if authority is None:
-        if len(authorities) > 1:
-            raise InputError(f"{store.path} holds cases of {', '.join(authorities)}: choose one with --authority")
-        authority = authorities[0] if authorities else None
-    elif authority not in authorities:
-        raise InputError(f"{store.path} holds no cases of {authority!r} (it has: {', '.join(authorities) or 'none'})")
+    authority = census_authority(store, authority)
     if authority is None:
         return
     for case_id, child, facts, events in store.census_cases(authority):

@@ -762,7 +762,7 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     import os
     from datetime import datetime
 
-    from .census import build, pseudonym_key, store_rows
+    from .census import build, pseudonym_key, store_rows, synthetic_only
     from .simulation.parquet import open_run
     from .simulation.runner import require_finished
     from .output import check_target, is_stdout
@@ -779,7 +779,8 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
             raise InputError(f"--datetime {stamp!r} is not a date and time (YYYY-MM-DDTHH:MM:SS)") from None
     with open_run(db, _registry()) as store:  # a database, or a simulation's --out folder of Parquet files
         incomplete = require_finished(store, allow_incomplete)
-        text, problems, counts = build(store_rows(store, authority), year, la, key, when)
+        synthetic = synthetic_only(store, authority)
+        text, problems, counts = build(store_rows(store, authority), year, la, key, when, synthetic)
     if incomplete:
         click.echo(f"cinflow: warning: {incomplete}", err=True)
     if problems:
@@ -791,13 +792,14 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     if fmt == "json":
         click.echo(json.dumps({"wrote": str(output), "contains": "the DfE Children in Need census return (XML)",
                                "year": year, "la": la, "counts": counts, "pseudonymised": key is not None,
-                               "personal_data": True}), err=is_stdout(output))
+                               "synthetic": synthetic, "personal_data": not synthetic}), err=is_stdout(output))
         return
     where = "the return to standard output" if is_stdout(output) else str(output)
     click.echo(f"Wrote {where}: {counts['children']:,} children, {counts['assessments']:,} assessments, "
                f"{counts['section_47s']:,} s47 enquiries, {counts['cin_plans']:,} CIN plans, {counts['cp_plans']:,} "
                f"CP plans, {counts['closed']:,} closed ({counts['referral_nfa']:,} referrals with no further action)."
-               + (" Pseudonymised: it still holds birth dates, characteristics and dates, so handle it as personal data."
+               + (" Every case in it was simulated: synthetic data, no personal data." if synthetic else
+                  " Pseudonymised: it still holds birth dates, characteristics and dates, so handle it as personal data."
                   if key else " It holds personal data: handle it accordingly."), err=is_stdout(output))
 
 

@@ -208,6 +208,32 @@ def test_a_pseudonymised_run_never_shows_a_case_id(tmp_path, capsys, monkeypatch
     assert "birth date" in xml.split("-->")[0] and "personal data" in text
 
 
+def test_a_return_says_synthetic_only_while_every_case_was_simulated(tmp_path, capsys):
+    db = tmp_path / "sim.db"
+    assert main(["simulate", "--authority", "kent", "--referrals", "30", "--warm-up", "0", "--db", str(db),
+                 "--workers", "1", "--quiet", "--format", "json"]) == 0
+    code, out, text, err = export(tmp_path, capsys, db)
+    assert code == 0, err
+    assert "Every case in it was simulated: synthetic data, no personal data." in text
+    assert "simulated cases only" in out.read_text().split("-->")[0]
+    # One recorded case of the same authority makes the return personal data, the others still simulated.
+    with Store(db, REGISTRY) as store:
+        store.add(case_with("kent", "K-PLAN", PLAN))
+    code, out, text, err = export(tmp_path, capsys, db)
+    assert code == 0, err
+    assert "It holds personal data: handle it accordingly." in text and "synthetic data" not in text
+    assert "It holds personal data about children" in out.read_text().split("-->")[0]
+    # A recorded case of another authority does not count for this one's return.
+    other = tmp_path / "other.db"
+    assert main(["simulate", "--authority", "kent", "--referrals", "30", "--warm-up", "0", "--db", str(other),
+                 "--workers", "1", "--quiet", "--format", "json"]) == 0
+    with Store(other, REGISTRY) as store:
+        store.add(case_with("reading", "R-PLAN", PLAN))
+    code, out, text, err = export(tmp_path, capsys, other, "--authority", "kent")
+    assert code == 0, err
+    assert "synthetic data, no personal data" in text
+
+
 def test_upn_unknown_only_for_children_without_a_upn(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CINFLOW_PSEUDONYM_KEY", KEY)
     with_upn = case_with("kent", "K-UPN", PLAN, upn="A123456789012")

@@ -87,7 +87,9 @@ def test_report_and_census_say_what_they_wrote_as_json(simulated, tmp_path, caps
     doc = json.loads(out)
     assert code == 0 and out.count("\n") == 1 and xml.exists()
     assert doc["wrote"] == str(xml) and "census" in doc["contains"] and doc["counts"]["children"] == 30
-    assert doc["pseudonymised"] is False and doc["personal_data"] is True
+    # Every case was simulated: the return says it holds no real child's record.
+    assert doc["pseudonymised"] is False and doc["synthetic"] is True and doc["personal_data"] is False
+    assert "simulated cases only: synthetic data" in xml.read_text().split("-->")[0]
 
 
 # -- due: filters and today ---------------------------------------------------------------------

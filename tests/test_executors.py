@@ -266,7 +266,9 @@ def test_report_and_census_read_the_folder_as_the_database(both, tmp_path, capsy
             assert code == 0, err
     assert (tmp_path / "pq.html").read_bytes() == (tmp_path / "db.html").read_bytes()
     for authority in ("kent", "reading"):
-        assert (tmp_path / f"pq-{authority}.xml").read_bytes() == (tmp_path / f"db-{authority}.xml").read_bytes()
+        xml = (tmp_path / f"pq-{authority}.xml").read_bytes()
+        assert xml == (tmp_path / f"db-{authority}.xml").read_bytes()
+        assert b"simulated cases only: synthetic data" in xml.split(b"-->")[0]  # the folder's provenance, read
 
 
 def test_an_unfinished_or_foreign_folder_is_refused_in_one_line(both, tmp_path, capsys):

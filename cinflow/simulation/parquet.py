@@ -296,6 +296,19 @@ class ParquetRun:
     def authorities(self) -> list[str]:
         return sorted({a for _, a, _, _ in self.index()})
 
+    def recorded_cases(self, authority: str) -> int:
+        """As :meth:`~cinflow.store.Store.recorded_cases` (a simulation's
+        folder holds none, but its files say so, not this method)."""
+        import pyarrow.compute as pc
+
+        total = 0
+        for n, a, _, _ in self.index():
+            if a == authority:
+                t = self._read("cases", n, ("authority", "provenance"))
+                mine = pc.equal(t["authority"], authority)
+                total += pc.sum(pc.and_(mine, pc.not_equal(t["provenance"], "simulated"))).as_py() or 0
+        return total
+
     def census_cases(self, authority: str, batch: int = 0):
         """As :meth:`~cinflow.store.Store.census_cases`: ``(case_id, child,
         facts, events)`` for each case of ``authority`` in id order, a part

@@ -47,6 +47,12 @@ class Queries:
         b = self.backend
         return b.read(lambda: [r[0] for r in b.all("SELECT DISTINCT authority FROM cases ORDER BY authority")])
 
+    def recorded_cases(self, authority: str) -> int:
+        """Cases of ``authority`` not made by the simulator (real records)."""
+        b = self.backend
+        return b.read(lambda: b.one("SELECT count(*) FROM cases WHERE authority = ? AND provenance != 'simulated'",
+                                    (authority,))[0])
+
     def census_cases(self, authority: str, batch: int = CENSUS_BATCH) -> Iterator[tuple[str, dict, dict, list[dict]]]:
         """``(case_id, child, facts, events)`` for each case of ``authority``
         in id order: the child and facts decoded, the events (in order) as
