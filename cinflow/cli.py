@@ -538,6 +538,15 @@ def simulate(ctx, authorities, referrals, start, months, warm_up, seed, replicat
     for authority in params.authorities:
         registry[authority]  # an unknown id fails here, before the progress bar
     total = planned_cases(params)
+    if scheduler is not None:  # asked before the progress bar, which would count nothing while it waits
+        from .simulation.cluster import CONNECT_TIMEOUT, check_scheduler
+
+        if quiet:
+            check_scheduler(scheduler)
+        else:
+            with Console(stderr=True).status(f"connecting to the Dask scheduler at {scheduler} "
+                                             f"(up to {2 * CONNECT_TIMEOUT:.0f} s)"):
+                check_scheduler(scheduler)
     where = {"out": out, "scheduler": scheduler}
     if quiet:
         summary = run_simulation(params, db, registry, workers, **where)

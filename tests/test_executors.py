@@ -181,6 +181,36 @@ def test_an_address_that_is_not_the_scheduler_is_one_line_not_a_hang(tmp_path, c
     assert not (tmp_path / "n.db").exists()
 
 
+def test_a_server_that_answers_in_another_protocol_is_not_a_scheduler(tmp_path, capsys, monkeypatch):
+    """A web server or a proxy that speaks first (HTTP's 400 Bad Request):
+    Dask reads "HTTP/1.1" as a frame length and cannot allocate it."""
+    import socket
+    import threading
+
+    pytest.importorskip("distributed")
+    from cinflow.simulation import cluster as dask_cluster
+
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 2.0)
+    with socket.socket() as web:
+        web.bind(("127.0.0.1", 0))
+        web.listen(4)
+
+        def answer():
+            while True:
+                try:
+                    conn, _ = web.accept()
+                except OSError:
+                    return  # the test closed the socket
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        code, _, err = run(["simulate", *SMALL, "--db", str(tmp_path / "h.db"), "--scheduler",
+                            f"tcp://127.0.0.1:{web.getsockname()[1]}"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "but not a Dask scheduler" in err, err
+    assert "MemoryError" not in err and not (tmp_path / "h.db").exists()
+
+
 def test_without_the_dask_extra_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     import sys
 

@@ -59,9 +59,22 @@ def connect(address: str):
     """A client of the scheduler at ``address``, or a one-line
     :class:`InputError` (no dask extra; nothing answering there)."""
     distributed = _distributed()
+    check_scheduler(address)  # a Client would wait for ever on a port that is not a scheduler's
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, ValueError (a bad address): all one line
+        raise _unreachable(address, exc) from None
+
+
+def check_scheduler(address: str) -> None:
+    """That a Dask scheduler answers at ``address``, else a one-line
+    :class:`InputError` (a malformed address, nothing there, a worker, a
+    dashboard), without making a Client (a half-made one hangs on its
+    way out).  Takes up to twice :data:`CONNECT_TIMEOUT`."""
+    _distributed()
     from distributed.comm.addressing import parse_address, parse_host_port
 
-    try:  # before a Client is made: a half-made one hangs on its way out
+    try:
         scheme, location = parse_address(address, strict=True)
         if scheme not in SCHEMES:
             raise ValueError(f"a network scheme ({', '.join(SCHEMES)}), not {scheme}")
@@ -69,16 +82,12 @@ def connect(address: str):
     except (ValueError, TypeError) as exc:
         raise InputError(f"--scheduler {address!r} is not a scheduler's address such as tcp://HOST:8786 "
                          f"({_one_line(exc)})") from None
-    what = _identify(address)  # a Client would wait for ever on a port that is not a scheduler's
+    what = _identify(address)
     if what != "Scheduler":
         raise InputError(f"--scheduler {address}: that is a Dask {what.lower()}, not the scheduler; give the address "
                          "the scheduler printed ('Scheduler at: tcp://...')" if what else
                          f"--scheduler {address}: something answers there, but not a Dask scheduler (a dashboard? "
                          "the scheduler's own port is 8786 unless it was started with another)")
-    try:
-        return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError (a bad address): all one line
-        raise _unreachable(address, exc) from None
 
 
 def _unreachable(address: str, exc: BaseException) -> InputError:
@@ -105,6 +114,10 @@ def _identify(address: str) -> str | None:
     try:  # connecting has CONNECT_TIMEOUT of its own (an OSError when nothing listens); then the reply
         reply = asyncio.run(asyncio.wait_for(ask(), 2 * CONNECT_TIMEOUT))
     except (asyncio.TimeoutError, TimeoutError):
+        return None
+    except (MemoryError, OverflowError):
+        # Something spoke first in another protocol (an HTTP server's "400 Bad Request", a
+        # proxy): Dask read its first bytes as a frame length too large to hold.
         return None
     except Exception as exc:  # OSError (nothing listening), ValueError (an unknown host): one line
         raise _unreachable(address, exc) from None
