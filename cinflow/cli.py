@@ -463,10 +463,10 @@ def plugins(fmt):
               help="Instead of --db: a new (or empty) folder of Parquet files, one per table per chunk, with "
                    "summary.json (needs pip install 'cinflow[parquet]').")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local processes to use [default: all cores].")
+              help="Local processes to use, not with --scheduler [default: all cores].")
 @click.option("--scheduler", envvar="CINFLOW_DASK_SCHEDULER", metavar="tcp://HOST:PORT",
-              help="Run the chunks on this Dask cluster instead of local processes (needs pip install "
-                   "'cinflow[dask]') "
+              help="Run the chunks on this Dask cluster instead of local processes, not with --workers (needs "
+                   "pip install 'cinflow[dask]') "
                    "[env: CINFLOW_DASK_SCHEDULER].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (default: the shipped England 2025 figures).")
