@@ -154,7 +154,8 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, capsys, monkey
     with socket.socket() as s:  # a free port: nothing listens there
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    for address, message in ((f"tcp://127.0.0.1:{port}", "cannot reach a Dask scheduler there"),
+    for address, message in ((f"tcp://127.0.0.1:{port}", "cannot reach a Dask scheduler there (connection refused"),
+                             ("tcp://no-such-host.invalid:8786", "(no such host: "),  # .invalid never resolves
                              ("localhost", "is not a scheduler's address such as tcp://HOST:8786")):
         code, _, err = run(["simulate", *SMALL, "--db", str(tmp_path / "u.db"), "--scheduler", address], capsys)
         assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err

@@ -42,7 +42,7 @@ COMPRESSED = (".db",)
 """Shard files sent compressed (SQLite's pages; Parquet files are compressed already)."""
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -78,10 +78,19 @@ def check_scheduler(address: str) -> None:
         scheme, location = parse_address(address, strict=True)
         if scheme not in SCHEMES:
             raise ValueError(f"a network scheme ({', '.join(SCHEMES)}), not {scheme}")
-        parse_host_port(location)
+        host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
         raise InputError(f"--scheduler {address!r} is not a scheduler's address such as tcp://HOST:8786 "
                          f"({_one_line(exc)})") from None
+    try:  # a refused connection says so at once (Dask's own connect retries it until its timeout)
+        if scheme != "ucx":  # the others are TCP underneath
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except ConnectionRefusedError:
+        raise _unreachable(address, "connection refused: nothing listens on that port") from None
+    except socket.gaierror as exc:
+        raise _unreachable(address, f"no such host: {exc.strerror or exc}") from None
+    except OSError:
+        pass  # unknown host, timeout, unreachable network: Dask's connect below words it
     what = _identify(address)
     if what != "Scheduler":
         raise InputError(f"--scheduler {address}: that is a Dask {what.lower()}, not the scheduler; give the address "
@@ -90,7 +99,7 @@ def check_scheduler(address: str) -> None:
                          "the scheduler's own port is 8786 unless it was started with another)")
 
 
-def _unreachable(address: str, exc: BaseException) -> InputError:
+def _unreachable(address: str, exc: BaseException | str) -> InputError:
     return InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})")
 
 
