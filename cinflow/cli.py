@@ -541,12 +541,20 @@ def simulate(ctx, authorities, referrals, start, months, warm_up, seed, replicat
     if scheduler is not None:  # asked before the progress bar, which would count nothing while it waits
         from .simulation.cluster import CONNECT_TIMEOUT, check_scheduler
 
-        if quiet:
-            check_scheduler(scheduler)
-        else:
-            with Console(stderr=True).status(f"connecting to the Dask scheduler at {scheduler} "
-                                             f"(up to {2 * CONNECT_TIMEOUT:.0f} s)"):
+        from click.core import ParameterSource
+
+        try:
+            if quiet:
                 check_scheduler(scheduler)
+            else:
+                with Console(stderr=True).status(f"connecting to the Dask scheduler at {scheduler} "
+                                                 f"(up to {2 * CONNECT_TIMEOUT:.0f} s)"):
+                    check_scheduler(scheduler)
+        except InputError as exc:
+            if ctx.get_parameter_source("scheduler") is not ParameterSource.ENVIRONMENT:
+                raise
+            # The address came from the environment: name that, not an option nobody typed.
+            raise InputError(str(exc).replace("--scheduler", "CINFLOW_DASK_SCHEDULER", 1)) from None
     where = {"out": out, "scheduler": scheduler}
     if quiet:
         summary = run_simulation(params, db, registry, workers, **where)

@@ -160,6 +160,11 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, capsys, monkey
         code, _, err = run(["simulate", *SMALL, "--db", str(tmp_path / "u.db"), "--scheduler", address], capsys)
         assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
     assert not (tmp_path / "u.db").exists()
+    # From the environment, the line names the variable the address came from.
+    monkeypatch.setenv("CINFLOW_DASK_SCHEDULER", "localhost")
+    code, _, err = run(["simulate", *SMALL, "--db", str(tmp_path / "u.db")], capsys)
+    assert code == 2 and err.startswith("cinflow: error: CINFLOW_DASK_SCHEDULER 'localhost' is not a scheduler's"), err
+    assert not (tmp_path / "u.db").exists()
 
 
 def test_an_address_that_is_not_the_scheduler_is_one_line_not_a_hang(tmp_path, capsys, monkeypatch, cluster):
