@@ -280,7 +280,7 @@ def check(ep: Episode, start: date, reference: date, lachildid: str, shown: str 
 
 def build(rows, year: int, la: str, key: bytes | None = None, stamp: datetime | None = None, synthetic: bool = False):
     """``rows``: (case_id, child, facts, events) per case; ``synthetic``:
-    every one of them simulated (:func:`synthetic_only`), which the
+    every one of them simulated (:func:`census_source`), which the
     return's opening comment says.  Returns the XML text, the problems
     (empty when the return is valid to write) and counts."""
     if not re.fullmatch(r"\d{3}", la):
@@ -427,11 +427,17 @@ def census_authority(store, authority: str | None) -> str | None:
     return authority
 
 
-def synthetic_only(store, authority: str | None) -> bool:
-    """Whether every case a return for ``authority`` draws on was made by
-    the simulator (``provenance``): then it holds no real child's data."""
+def census_source(store, authority: str | None):
+    """What a return is built from: ``(rows, synthetic)``, the rows of
+    :func:`store_rows` and whether every case of the authority was made by
+    the simulator (``provenance``: then the return holds no real child's
+    data).  The store's integrity check runs first, and the authority is
+    resolved once (:func:`census_authority`)."""
+    store.check("nothing was written")
     authority = census_authority(store, authority)
-    return authority is not None and store.recorded_cases(authority) == 0
+    if authority is None:
+        return iter(()), False
+    return _case_rows(store, authority), store.recorded_cases(authority) == 0
 
 
 def store_rows(store, authority: str | None):
@@ -439,10 +445,10 @@ def store_rows(store, authority: str | None):
     authority) that has events, in id order, read a batch at a time
     (:meth:`~cinflow.store.Store.census_cases`).  A damaged database
     (the store's integrity check) is refused first."""
-    store.check("nothing was written")
-    authority = census_authority(store, authority)
-    if authority is None:
-        return
+    yield from census_source(store, authority)[0]
+
+
+def _case_rows(store, authority: str):
     for case_id, child, facts, events in store.census_cases(authority):
         if events:
             yield case_id, child, facts, events

@@ -539,22 +539,19 @@ def simulate(ctx, authorities, referrals, start, months, warm_up, seed, replicat
         registry[authority]  # an unknown id fails here, before the progress bar
     total = planned_cases(params)
     if scheduler is not None:  # asked before the progress bar, which would count nothing while it waits
-        from .simulation.cluster import CONNECT_TIMEOUT, check_scheduler
-
         from click.core import ParameterSource
 
-        try:
-            if quiet:
-                check_scheduler(scheduler)
-            else:
-                with Console(stderr=True).status(f"connecting to the Dask scheduler at {scheduler} "
-                                                 f"(up to {2 * CONNECT_TIMEOUT:.0f} s)"):
-                    check_scheduler(scheduler)
-        except InputError as exc:
-            if ctx.get_parameter_source("scheduler") is not ParameterSource.ENVIRONMENT:
-                raise
-            # The address came from the environment: name that, not an option nobody typed.
-            raise InputError(str(exc).replace("--scheduler", "CINFLOW_DASK_SCHEDULER", 1)) from None
+        from .simulation.cluster import CONNECT_TIMEOUT, check_scheduler
+
+        # An address from the environment is named as the variable, not as an option nobody typed.
+        given_as = ("CINFLOW_DASK_SCHEDULER" if ctx.get_parameter_source("scheduler") is ParameterSource.ENVIRONMENT
+                    else "--scheduler")
+        if quiet:
+            check_scheduler(scheduler, given_as)
+        else:
+            with Console(stderr=True).status(f"connecting to the Dask scheduler at {scheduler} "
+                                             f"(up to {2 * CONNECT_TIMEOUT:.0f} s)"):
+                check_scheduler(scheduler, given_as)
     where = {"out": out, "scheduler": scheduler}
     if quiet:
         summary = run_simulation(params, db, registry, workers, **where)
@@ -779,7 +776,7 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
     import os
     from datetime import datetime
 
-    from .census import build, pseudonym_key, store_rows, synthetic_only
+    from .census import build, census_source, pseudonym_key
     from .simulation.parquet import open_run
     from .simulation.runner import require_finished
     from .output import check_target, is_stdout
@@ -796,8 +793,8 @@ def census(db, authority, year, la, output, pseudonymise, allow_incomplete, stam
             raise InputError(f"--datetime {stamp!r} is not a date and time (YYYY-MM-DDTHH:MM:SS)") from None
     with open_run(db, _registry()) as store:  # a database, or a simulation's --out folder of Parquet files
         incomplete = require_finished(store, allow_incomplete)
-        synthetic = synthetic_only(store, authority)
-        text, problems, counts = build(store_rows(store, authority), year, la, key, when, synthetic)
+        rows, synthetic = census_source(store, authority)
+        text, problems, counts = build(rows, year, la, key, when, synthetic)
     if incomplete:
         click.echo(f"cinflow: warning: {incomplete}", err=True)
     if problems:

@@ -66,11 +66,12 @@ def connect(address: str):
         raise _unreachable(address, exc) from None
 
 
-def check_scheduler(address: str) -> None:
+def check_scheduler(address: str, given_as: str = "--scheduler") -> None:
     """That a Dask scheduler answers at ``address``, else a one-line
-    :class:`InputError` (a malformed address, nothing there, a worker, a
-    dashboard), without making a Client (a half-made one hangs on its
-    way out).  Takes up to twice :data:`CONNECT_TIMEOUT`."""
+    :class:`InputError` naming it as ``given_as`` (the option or variable
+    it came from): a malformed address, nothing there, a worker, a
+    dashboard.  Makes no Client (a half-made one hangs on its way out).
+    Takes up to twice :data:`CONNECT_TIMEOUT`."""
     _distributed()
     from distributed.comm.addressing import parse_address, parse_host_port
 
@@ -80,30 +81,30 @@ def check_scheduler(address: str) -> None:
             raise ValueError(f"a network scheme ({', '.join(SCHEMES)}), not {scheme}")
         host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"--scheduler {address!r} is not a scheduler's address such as tcp://HOST:8786 "
+        raise InputError(f"{given_as} {address!r} is not a scheduler's address such as tcp://HOST:8786 "
                          f"({_one_line(exc)})") from None
     try:  # a refused connection says so at once (Dask's own connect retries it until its timeout)
         if scheme != "ucx":  # the others are TCP underneath
             socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
     except ConnectionRefusedError:
-        raise _unreachable(address, "connection refused: nothing listens on that port") from None
+        raise _unreachable(address, "connection refused: nothing listens on that port", given_as) from None
     except socket.gaierror as exc:
-        raise _unreachable(address, f"no such host: {exc.strerror or exc}") from None
+        raise _unreachable(address, f"no such host: {exc.strerror or exc}", given_as) from None
     except OSError:
-        pass  # unknown host, timeout, unreachable network: Dask's connect below words it
-    what = _identify(address)
+        pass  # a timeout, an unreachable network: Dask's connect below words it
+    what = _identify(address, given_as)
     if what != "Scheduler":
-        raise InputError(f"--scheduler {address}: that is a Dask {what.lower()}, not the scheduler; give the address "
+        raise InputError(f"{given_as} {address}: that is a Dask {what.lower()}, not the scheduler; give the address "
                          "the scheduler printed ('Scheduler at: tcp://...')" if what else
-                         f"--scheduler {address}: something answers there, but not a Dask scheduler (a dashboard? "
+                         f"{given_as} {address}: something answers there, but not a Dask scheduler (a dashboard? "
                          "the scheduler's own port is 8786 unless it was started with another)")
 
 
-def _unreachable(address: str, exc: BaseException | str) -> InputError:
-    return InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({_one_line(exc)})")
+def _unreachable(address: str, exc: BaseException | str, given_as: str = "--scheduler") -> InputError:
+    return InputError(f"{given_as} {address}: cannot reach a Dask scheduler there ({_one_line(exc)})")
 
 
-def _identify(address: str) -> str | None:
+def _identify(address: str, given_as: str = "--scheduler") -> str | None:
     """What Dask server listens at ``address`` (its ``identity``'s type:
     ``"Scheduler"``, ``"Worker"``, ...), None if what answers there does
     not speak Dask's protocol in time; an :class:`InputError` if nothing
@@ -129,7 +130,7 @@ def _identify(address: str) -> str | None:
         # proxy): Dask read its first bytes as a frame length too large to hold.
         return None
     except Exception as exc:  # OSError (nothing listening), ValueError (an unknown host): one line
-        raise _unreachable(address, exc) from None
+        raise _unreachable(address, exc, given_as) from None
     return reply.get("type") if isinstance(reply, dict) and isinstance(reply.get("type"), str) else None
 
 
